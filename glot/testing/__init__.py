@@ -1,0 +1,108 @@
+"""Helpers for tests and benchmarks: synthetic SMPL-format files and official-format checkpoints.
+
+Nothing here is used at run time by the app or the pipeline. The synthetic body is the one the
+reference fixtures were produced with (``../shared/fixtures``) or a random human-sized mesh of any
+vertex count; it is *not* the licensed SMPL model.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+__all__ = ["FIXTURES_ENV", "fixtures_dir", "load_reference", "write_smpl_assets", "synthetic_smpl_arrays"]
+
+FIXTURES_ENV = "GLOT_FIXTURES"
+
+
+def fixtures_dir() -> Path:
+    """``$GLOT_FIXTURES`` or ``<repo>/../shared/fixtures``."""
+    env = os.environ.get(FIXTURES_ENV)
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
+
+
+def load_reference() -> dict[str, Any]:
+    """The official reference record ``glot_official_small.pt`` (see the fixtures README)."""
+    return torch.load(fixtures_dir() / "glot_official_small.pt", map_location="cpu", weights_only=True)
+
+
+def _np(x: Any) -> np.ndarray:
+    return x.numpy() if torch.is_tensor(x) else np.asarray(x)
+
+
+def write_smpl_assets(smpl: Mapping[str, Any], folder: str | os.PathLike, fmt: str = "pkl") -> Path:
+    """Write the official ``base_data`` files from an ``smpl`` section (fixture layout).
+
+    Writes ``SMPL_NEUTRAL.pkl`` (or ``.npz``), ``J_regressor_extra.npy``, ``J_regressor_h36m.npy``
+    and ``smpl_mean_params.npz`` (keys ``pose, shape, cam``) into ``folder``.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    model = {k: _np(smpl[k]) for k in ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table", "f")}
+    model["kintree_table"] = model["kintree_table"].astype(np.int64)
+    if fmt == "pkl":
+        with open(folder / "SMPL_NEUTRAL.pkl", "wb") as fh:
+            pickle.dump(model, fh)
+    else:
+        np.savez(folder / "SMPL_NEUTRAL.npz", **model)
+    np.save(folder / "J_regressor_extra.npy", _np(smpl["J_regressor_extra"]))
+    np.save(folder / "J_regressor_h36m.npy", _np(smpl["J_regressor_h36m"]))
+    mp = smpl["mean_params"]
+    np.savez(folder / "smpl_mean_params.npz", pose=_np(mp["pose"]), shape=_np(mp["shape"]), cam=_np(mp["cam"]))
+    if "vertex_ids" in smpl:
+        # not an official file: the extra-vertex joint ids of a non-SMPL mesh
+        ids = {k: int(v) for k, v in smpl["vertex_ids"].items()}
+        np.savez(folder / "vertex_ids.npz", **{k: np.int64(v) for k, v in ids.items()})
+    return folder
+
+
+def synthetic_smpl_arrays(num_verts: int = 6890, seed: int = 0) -> dict[str, Any]:
+    """A random SMPL-format body of ``num_verts`` vertices (for speed benchmarks and size tests).
+
+    Vertices are spread over a 1.7 m tall box; each vertex is skinned to its nearest joint.
+    Returns a dict in the fixture's ``smpl`` layout (numpy arrays).
+    """
+    rng = np.random.default_rng(seed)
+    parents = np.array([-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21])
+    joints = np.array(
+        [[0, 0.9, 0], [0.09, 0.82, 0], [-0.09, 0.82, 0], [0, 1.0, 0], [0.1, 0.45, 0], [-0.1, 0.45, 0],
+         [0, 1.12, 0], [0.1, 0.08, 0], [-0.1, 0.08, 0], [0, 1.18, 0], [0.1, 0.02, 0.1], [-0.1, 0.02, 0.1],
+         [0, 1.4, 0], [0.08, 1.33, 0], [-0.08, 1.33, 0], [0, 1.55, 0], [0.18, 1.38, 0], [-0.18, 1.38, 0],
+         [0.45, 1.38, 0], [-0.45, 1.38, 0], [0.7, 1.38, 0], [-0.7, 1.38, 0], [0.78, 1.38, 0], [-0.78, 1.38, 0]],
+        dtype=np.float32,
+    )
+    owner = rng.integers(0, 24, size=num_verts)
+    v = (joints[owner] + rng.normal(0, 0.04, size=(num_verts, 3))).astype(np.float32)
+    weights = np.zeros((num_verts, 24), np.float32)
+    weights[np.arange(num_verts), owner] = 1.0
+    jreg = np.zeros((24, num_verts), np.float32)
+    for j in range(24):
+        idx = np.flatnonzero(owner == j)
+        jreg[j, idx] = 1.0 / len(idx)
+    kintree = np.stack([parents, np.arange(24)]).astype(np.int64)
+    kintree[0, 0] = 4294967295
+    extra = rng.dirichlet(np.ones(num_verts), size=9).astype(np.float32)
+    h36m = rng.dirichlet(np.ones(num_verts), size=17).astype(np.float32)
+    names = ["nose", "reye", "leye", "rear", "lear", "rthumb", "rindex", "rmiddle", "rring", "rpinky", "lthumb",
+             "lindex", "lmiddle", "lring", "lpinky", "LBigToe", "LSmallToe", "LHeel", "RBigToe", "RSmallToe", "RHeel"]
+    vertex_ids = {n: int(i) for n, i in zip(names, rng.choice(num_verts, size=len(names), replace=False))}
+    pose = np.tile(np.array([1, 0, 0, 1, 0, 0], np.float32), 24)
+    return {
+        "v_template": v,
+        "shapedirs": (rng.normal(0, 0.01, size=(num_verts, 3, 10))).astype(np.float32),
+        "posedirs": (rng.normal(0, 0.001, size=(num_verts, 3, 207))).astype(np.float32),
+        "J_regressor": jreg,
+        "weights": weights,
+        "kintree_table": kintree,
+        "f": rng.integers(0, num_verts, size=(max(num_verts * 2 - 4, 1), 3)).astype(np.int64),
+        "J_regressor_extra": extra,
+        "J_regressor_h36m": h36m,
+        "vertex_ids": vertex_ids,
+        "mean_params": {"pose": pose, "shape": np.zeros(10, np.float64), "cam": np.array([0.9, 0, 0], np.float32)},
+    }
