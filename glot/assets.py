@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from .errors import GLoTError
+
 __all__ = [
     "ASSETS_ENV",
     "HUB_REPO_ENV",
@@ -61,7 +63,7 @@ ASSET_SOURCES: dict[str, str] = {
 }
 
 
-class AssetNotFoundError(FileNotFoundError):
+class AssetNotFoundError(GLoTError, FileNotFoundError):
     """A required asset is missing; the message says where we looked and where to get it."""
 
     def __init__(self, name: str, looked: Sequence[Path | str], source: str | None = None):

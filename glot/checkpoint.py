@@ -24,6 +24,7 @@ from .body.files import MeanParams, read_mean_params
 from .body.smpl import SMPLBody
 from .config import GLoTConfig, load_config_file
 from .device import resolve_device
+from .errors import GLoTError
 from .model.glot import GLoT
 
 __all__ = [
@@ -44,7 +45,7 @@ _SMPL_ORDER = ("betas", "global_orient", "body_pose", "faces_tensor", "v_templat
                "posedirs", "parents", "lbs_weights", "J_regressor_extra", "vertex_joint_selector.extra_joints_idxs")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(GLoTError, ValueError):
     """The file is not a usable GLoT checkpoint; the message says why (key, expected, found)."""
 
 
@@ -78,7 +79,7 @@ def read_state_dict(path: str | os.PathLike) -> "OrderedDict[str, torch.Tensor]"
     try:
         with torch.serialization.safe_globals(_safe_globals()):
             obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError, ValueError) as exc:
+    except (RuntimeError, OSError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError, ValueError) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CheckpointError(f"{path}: not a readable torch checkpoint (truncated or corrupt?): {msg}") from None
     if isinstance(obj, Mapping):

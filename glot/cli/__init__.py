@@ -21,7 +21,10 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-class UsageError(Exception):
+from ..errors import GLoTError
+
+
+class UsageError(GLoTError):
     """A user-facing error: printed as one line, exit code 2."""
 
 
@@ -49,10 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args._main(args) or 0)
-    except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except FileNotFoundError as exc:
+    except (GLoTError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
