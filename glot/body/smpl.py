@@ -172,12 +172,21 @@ class SMPLBody(smplx.SMPL):
     @staticmethod
     def _skin(v_shaped: torch.Tensor, pose_feature: torch.Tensor, A: torch.Tensor,
               posedirs: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        """Linear blend skinning of ``v_shaped (N, V, 3)`` with transforms ``A (N, 24, 4, 4)``."""
-        n = v_shaped.shape[0]
-        v_posed = v_shaped + torch.matmul(pose_feature, posedirs).view(n, -1, 3)
-        T = torch.matmul(weights, A.reshape(n, -1, 16)).view(n, -1, 4, 4)  # (N, V, 4, 4)
-        homo = torch.nn.functional.pad(v_posed, (0, 1), value=1.0)
-        return torch.matmul(T, homo.unsqueeze(-1))[:, :, :3, 0]
+        """Linear blend skinning of ``v_shaped (N, V, 3)`` with joint transforms ``A (N, 24, 4, 4)``.
+
+        Same maths as smplx's ``lbs``, laid out for speed: the 24 transforms are blended by one
+        GEMM ``(N*12, 24) @ (24, V)`` with the shared weights, and applied component-wise on
+        contiguous ``(N, 3, V)`` rows instead of V tiny 4x4 products.
+        """
+        n, v = v_shaped.shape[:2]
+        j = weights.shape[1]
+        v_posed = v_shaped + torch.matmul(pose_feature, posedirs).view(n, v, 3)
+        A12 = A[:, :, :3, :].permute(0, 2, 3, 1).reshape(n * 12, j)  # (N*12, 24)
+        T = torch.matmul(A12, weights.t().contiguous()).view(n, 3, 4, v)  # (N, 3, 4, V)
+        p = v_posed.transpose(1, 2)  # (N, 3, V)
+        out = torch.addcmul(T[:, :, 3], T[:, :, 0], p[:, None, 0])
+        out.addcmul_(T[:, :, 1], p[:, None, 1]).addcmul_(T[:, :, 2], p[:, None, 2])
+        return out.transpose(1, 2)  # (N, V, 3)
 
     def _joint_vertex_subset(self) -> tuple[torch.Tensor, int] | None:
         """Vertices the 49 joints depend on: the 21 selected ones, then the support of

@@ -70,6 +70,8 @@ class GLoT(nn.Module):
 
     @property
     def body(self) -> SMPLBody:
+        """The body of the final branch (the global branch's is the same object unless a
+        checkpoint carried two different ones)."""
         return self.regressor.smpl
 
     @property
@@ -133,9 +135,6 @@ class GLoT(nn.Module):
         frames = slice(None) if is_train else slice(mid, mid + 1)
         mem, (g_pose, g_shape, g_cam), g_feat = self.global_modeling(features, mask, frames)
         S = g_pose.shape[1]
-        body = self.body
-        glob = smpl_head(body, g_pose.reshape(B * S, -1), g_shape.reshape(B * S, -1), g_cam.reshape(B * S, -1),
-                         J_regressor=J_regressor, need_verts=need_global_verts).reshape(B, S)
         if is_train:
             centre = slice(mid - 1, mid + 2)
             init = (g_pose[:, centre], g_shape[:, centre], g_cam[:, centre])
@@ -156,8 +155,18 @@ class GLoT(nn.Module):
 
         f_pose, f_shape, f_cam = self.regressor(feat, *init)
         Sf = f_pose.shape[1]
-        final = smpl_head(body, f_pose.reshape(B * Sf, -1), f_shape.reshape(B * Sf, -1), f_cam.reshape(B * Sf, -1),
-                          J_regressor=J_regressor, need_verts=need_verts)
+
+        # ---- SMPL for both branches (one batched call when they share the body and options)
+        flat = [t.reshape(B * S, -1) for t in (g_pose, g_shape, g_cam)], [t.reshape(B * Sf, -1) for t in (f_pose, f_shape, f_cam)]
+        g_body, f_body = self.global_modeling.regressor.smpl, self.regressor.smpl
+        if g_body is f_body and need_verts == need_global_verts:
+            both = smpl_head(f_body, *(torch.cat([a, b]) for a, b in zip(*flat)), J_regressor=J_regressor,
+                             need_verts=need_verts)
+            glob, final = both.split([B * S, B * Sf])
+        else:
+            glob = smpl_head(g_body, *flat[0], J_regressor=J_regressor, need_verts=need_global_verts)
+            final = smpl_head(f_body, *flat[1], J_regressor=J_regressor, need_verts=need_verts)
+        glob = glob.reshape(B, S)
         final = final.reshape(B, Sf) if is_train else final.reshape(B)
 
         debug = None

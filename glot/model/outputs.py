@@ -46,6 +46,12 @@ class BodyOutput:
         return BodyOutput(**{f.name: (None if getattr(self, f.name) is None else fn(getattr(self, f.name)))
                              for f in fields(self)})
 
+    def split(self, sizes: list[int]) -> list["BodyOutput"]:
+        """Split along the flat leading dim (inverse of concatenating several heads' inputs)."""
+        parts: dict[str, Any] = {f.name: (None if getattr(self, f.name) is None else getattr(self, f.name).split(sizes))
+                                 for f in fields(self)}
+        return [BodyOutput(**{k: (None if v is None else v[i]) for k, v in parts.items()}) for i in range(len(sizes))]
+
     def as_dict(self) -> dict[str, torch.Tensor]:
         return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
 

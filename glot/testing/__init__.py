@@ -87,8 +87,13 @@ def synthetic_smpl_arrays(num_verts: int = 6890, seed: int = 0) -> dict[str, Any
         jreg[j, idx] = 1.0 / len(idx)
     kintree = np.stack([parents, np.arange(24)]).astype(np.int64)
     kintree[0, 0] = 4294967295
-    extra = rng.dirichlet(np.ones(num_verts), size=9).astype(np.float32)
-    h36m = rng.dirichlet(np.ones(num_verts), size=17).astype(np.float32)
+    # sparse regressors like the real ones: each joint averages a few dozen vertices
+    extra = np.zeros((9, num_verts), np.float32)
+    h36m = np.zeros((17, num_verts), np.float32)
+    for reg in (extra, h36m):
+        for row in reg:
+            idx = rng.choice(num_verts, size=min(30, num_verts), replace=False)
+            row[idx] = rng.dirichlet(np.ones(len(idx)))
     names = ["nose", "reye", "leye", "rear", "lear", "rthumb", "rindex", "rmiddle", "rring", "rpinky", "lthumb",
              "lindex", "lmiddle", "lring", "lpinky", "LBigToe", "LSmallToe", "LHeel", "RBigToe", "RSmallToe", "RHeel"]
     vertex_ids = {n: int(i) for n, i in zip(names, rng.choice(num_verts, size=len(names), replace=False))}
