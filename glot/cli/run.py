@@ -1,0 +1,83 @@
+"""``python -m glot run VIDEO [VIDEO ...] --out DIR``: the whole pipeline on video files."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from . import UsageError
+
+VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts"}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("videos", nargs="+", help="video files, or folders of videos (processed one after another)")
+    p.add_argument("--out", required=True, help="output folder (one sub-folder per clip)")
+    p.add_argument("--checkpoint", default=None, help="GLoT checkpoint (default: found in the asset folders)")
+    p.add_argument("--config", default=None, help="optional JSON/YAML with GLoT constructor values")
+    p.add_argument("--assets", default=None, help="folder with SMPL / SPIN / GLoT files (default: checkpoints/)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, mps or auto (default)")
+    p.add_argument("--window", type=int, default=None, help="window length T (default: the trained one)")
+    p.add_argument("--local-window", type=int, default=None, dest="local_width",
+                   help="local half-width w (default: the trained one)")
+    p.add_argument("--mask-ratio", type=float, default=0.0)
+    p.add_argument("--mask-pattern", choices=("random", "block", "none"), default="none")
+    p.add_argument("--mask-start", type=int, default=None, help="first occluded frame for --mask-pattern block")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--edge", choices=("clamp", "official"), default="clamp")
+    p.add_argument("--fp32", action="store_true", help="run the ResNet-50 in float32 (default: bf16 where supported)")
+    p.add_argument("--no-render", action="store_true", help="skip the overlay video")
+    p.add_argument("--save-verts", action="store_true", help="store vertices in results.npz")
+    p.add_argument("--meshes", choices=("zip", "animated", "none"), default="zip")
+    p.add_argument("--max-frames", type=int, default=None)
+    p.add_argument("--overwrite", action="store_true", help="replace existing output folders")
+
+
+def _collect(items: list[str]) -> list[Path]:
+    out: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            out.extend(sorted(q for q in p.iterdir() if q.suffix.lower() in VIDEO_SUFFIXES))
+        else:
+            out.append(p)
+    if not out:
+        raise UsageError("no video files given")
+    return out
+
+
+def main(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ..pipeline import RunOptions, load_bundle, run_video
+
+    try:
+        options = RunOptions(window=args.window, local_width=args.local_width, mask_ratio=args.mask_ratio,
+                             mask_pattern=args.mask_pattern, mask_start=args.mask_start, seed=args.seed,
+                             edge=args.edge, bf16=False if args.fp32 else None, render=not args.no_render,
+                             save_verts=args.save_verts, meshes=args.meshes, max_frames=args.max_frames,
+                             overwrite=args.overwrite)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    videos = _collect(args.videos)
+    bundle = load_bundle(args.checkpoint, args.assets, args.device, config=args.config)
+    for video in videos:
+        bars: dict[str, tqdm] = {}
+
+        def progress(stage: str, frac: float, text: str) -> None:
+            if stage == "done":
+                return
+            bar = bars.get(stage)
+            if bar is None:
+                for other in bars.values():
+                    other.close()
+                bar = bars[stage] = tqdm(total=1000, desc=f"{video.name} {stage}", unit="‰", leave=False)
+            bar.n = int(frac * 1000)
+            bar.refresh()
+
+        try:
+            result = run_video(video, args.out, bundle, options, progress=progress)
+        finally:
+            for bar in bars.values():
+                bar.close()
+        print(f"{video.name}: {result.message} -> {result.out_dir}")
+    return 0
