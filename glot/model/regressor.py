@@ -40,12 +40,17 @@ class IterativeRegressor(nn.Module):
 
     def forward(self, x: torch.Tensor, n_iter: int = 3) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``x: (N, feature_dim)`` -> ``pose6d (N, 144)``, ``betas (N, 10)``, ``cam (N, 3)``."""
-        n = x.shape[0]
+        n, f = x.shape
         pose = self.init_pose.expand(n, -1)
         shape = self.init_shape.expand(n, -1)
         cam = self.init_cam.expand(n, -1)
+        # fc1([x, pose, shape, cam]) = fc1_x(x) + fc1_p([pose, shape, cam]): the feature part is
+        # the same in every iteration, so it is computed once (2/3 of fc1's work saved).
+        w = self.fc1.weight
+        hx = torch.addmm(self.fc1.bias, x, w[:, :f].t())  # strided views: no weight copies
+        w_p = w[:, f:]
         for _ in range(n_iter):
-            h = self.drop1(self.fc1(torch.cat([x, pose, shape, cam], dim=1)))
+            h = self.drop1(torch.addmm(hx, torch.cat([pose, shape, cam], dim=1), w_p.t()))
             pose = self.decpose(h) + pose
             shape = self.decshape(h) + shape
             cam = self.deccam(h) + cam

@@ -1,0 +1,147 @@
+"""Static per-frame features: SPIN's HMR ResNet-50 backbone (2048-d average-pooled features).
+
+The weights come from SPIN's ``spin_model_checkpoint.pth.tar`` (its ``model`` dict). The backbone
+keys (``conv1``, ``bn1``, ``layer1`` .. ``layer4``) are torchvision's ResNet-50 names, so the
+network is torchvision's ``resnet50`` with ``fc`` replaced by identity; SPIN's regressor keys
+(``fc1``, ``fc2``, ``dec*``, ``init_*``, ``smpl``) are ignored. A backbone key missing from the
+file is an error (the model never runs on partly random weights).
+
+On CPUs with bf16 matrix units (AMX / AVX512-BF16) :func:`extract_features` runs under bf16
+autocast by default; pass ``bf16=False`` for float32.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from glot.errors import GLoTError
+import torch
+import torch.nn as nn
+
+__all__ = [
+    "SPIN_CHECKPOINT",
+    "FEATURE_DIM",
+    "BackboneLoadError",
+    "build_backbone",
+    "backbone_state_from_spin",
+    "load_spin_backbone",
+    "cpu_has_bf16_matmul",
+    "extract_features",
+]
+
+SPIN_CHECKPOINT = "spin_model_checkpoint.pth.tar"
+FEATURE_DIM = 2048
+_BACKBONE_PREFIXES = ("conv1.", "bn1.", "layer1.", "layer2.", "layer3.", "layer4.")
+
+
+class BackboneLoadError(GLoTError, KeyError):
+    """The checkpoint lacks backbone weights or has wrong shapes; the message names them."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+def build_backbone(device: torch.device | str | None = None) -> nn.Module:
+    """torchvision ResNet-50 (random init) whose ``fc`` is identity: ``(N, 3, 224, 224) -> (N, 2048)``.
+
+    ``device="meta"`` builds it without allocating or initialising weights (for shapes, or to
+    load a state dict with ``assign=True``).
+    """
+    from torchvision.models import resnet50
+
+    with torch.device(device or "cpu"):
+        model = resnet50(weights=None)
+    model.fc = nn.Identity()
+    return model
+
+
+def backbone_state_from_spin(state: dict[str, torch.Tensor], source: str = "checkpoint") -> dict[str, torch.Tensor]:
+    """Select and check the ResNet-50 entries of a SPIN ``model`` state dict.
+
+    A ``module.`` prefix (DataParallel) is removed. Non-backbone keys are dropped.
+
+    Raises:
+        BackboneLoadError: a backbone key is missing or has the wrong shape.
+    """
+    state = {k[len("module."):] if k.startswith("module.") else k: v for k, v in state.items()}
+    expected = {k: v.shape for k, v in build_backbone("meta").state_dict().items()}
+    missing = sorted(k for k in expected if k not in state)
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" ... ({len(missing)} in all)" if len(missing) > 5 else "")
+        raise BackboneLoadError(f"{source} lacks ResNet-50 backbone weights: {shown}")
+    wrong = [f"{k} {tuple(state[k].shape)} != {tuple(s)}" for k, s in expected.items() if tuple(state[k].shape) != tuple(s)]
+    if wrong:
+        raise BackboneLoadError(f"{source} has backbone weights of the wrong shape: {'; '.join(wrong[:3])}")
+    return {k: state[k] for k in expected}
+
+
+def load_spin_backbone(
+    path: str | os.PathLike | None = None,
+    assets_dir: str | os.PathLike | None = None,
+    device: torch.device | str | None = None,
+) -> nn.Module:
+    """SPIN's ResNet-50 in eval mode, channels-last, on ``device`` (default CPU).
+
+    Args:
+        path: the checkpoint; None = locate ``spin_model_checkpoint.pth.tar`` with
+            :func:`glot.assets.find_asset` (raises ``AssetNotFoundError`` naming where to get it).
+        assets_dir: extra folder searched first when ``path`` is None.
+        device: where the module lives.
+    """
+    if path is None:
+        from glot.assets import find_asset
+
+        path = find_asset(SPIN_CHECKPOINT, assets_dir)
+    path = Path(path)
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    state = ckpt.get("model", ckpt) if isinstance(ckpt, dict) else None
+    if not isinstance(state, dict):
+        raise BackboneLoadError(f"{path} is not a SPIN checkpoint (expected a dict with a 'model' state dict)")
+    model = build_backbone("meta")  # weights come from the file: skip the random init
+    model.load_state_dict(backbone_state_from_spin(state, source=str(path)), strict=True, assign=True)
+    model.eval().requires_grad_(False)
+    return model.to(device=device or "cpu", memory_format=torch.channels_last)
+
+
+def cpu_has_bf16_matmul() -> bool:
+    """True when this CPU has bf16 matrix/dot-product units (AMX-BF16 or AVX512-BF16)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+@torch.inference_mode()
+def extract_features(
+    model: nn.Module,
+    crops: torch.Tensor,
+    batch_size: int = 32,
+    bf16: bool | None = None,
+) -> torch.Tensor:
+    """Features of normalised crops, batch by batch.
+
+    Args:
+        model: from :func:`load_spin_backbone` (or :func:`build_backbone`).
+        crops: ``(N, 3, 224, 224)`` float, ImageNet-normalised (any device; moved to the model's).
+        batch_size: crops per forward.
+        bf16: bf16 autocast; None = on when the model is on a CPU with bf16 matrix units (or on a
+            CUDA device that supports bf16).
+    Returns:
+        ``(N, 2048)`` float32 on the model's device.
+    """
+    param = next(model.parameters())
+    device = param.device
+    if bf16 is None:
+        if device.type == "cpu":
+            bf16 = cpu_has_bf16_matmul()
+        else:
+            bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+    out = torch.empty((crops.shape[0], FEATURE_DIM), dtype=torch.float32, device=device)
+    for start in range(0, crops.shape[0], batch_size):
+        x = crops[start : start + batch_size].to(device=device, dtype=param.dtype)
+        x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bool(bf16)):
+            y = model(x)
+        out[start : start + y.shape[0]] = y.float()
+    return out
