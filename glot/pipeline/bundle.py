@@ -5,6 +5,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -40,6 +41,19 @@ class ModelBundle:
     def faces(self) -> torch.Tensor:
         """``(F, 3)`` int64 mesh faces of the body."""
         return self.glot.body.faces_tensor
+
+    def frame_features(self, image: np.ndarray, box: np.ndarray, observation=None, bf16: bool | None = None
+                       ) -> torch.Tensor:
+        """The static feature of one frame ``(F,)`` (for streams): crop ``box`` and run the backbone.
+
+        ``observation`` (the tracker's :class:`~glot.video.track.PoseObservation`) is unused by
+        image features.
+        """
+        from ..model.backbone import extract_features
+        from ..video import crop_frames
+
+        crops = crop_frames([image], np.asarray(box, np.float64)[None])
+        return extract_features(self.backbone, crops.images, batch_size=1, bf16=bf16)[0].cpu()
 
     def describe(self) -> dict[str, str]:
         cfg = self.info.config

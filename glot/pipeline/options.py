@@ -41,6 +41,7 @@ class RunOptions:
     focus_box: tuple[float, float, float, float] | None = None  # (cx, cy, w, h) of the person to follow
     batch_size: int = 32
     overwrite: bool = False
+    box_smoothing: float = 1.5  # temporal smoothing of the person box (frames, Gaussian sigma); 0 = off
 
     def __post_init__(self) -> None:
         if self.mask_pattern not in MASK_PATTERNS:

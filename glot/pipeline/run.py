@@ -134,7 +134,8 @@ def _run(video: Path, info, tmp: Path, bundle: ModelBundle, options: RunOptions,
 
     # ---- pass 1: decode + track
     t0 = time.perf_counter()
-    track = track_video(_frames(video, options), TrackerConfig(), focus_box=options.focus_box,
+    track = track_video(_frames(video, options), TrackerConfig(smooth_sigma=options.box_smoothing),
+                        focus_box=options.focus_box,
                         progress=lambda n: _progress(progress, "track", n, total))
     timings["decode+track"] = time.perf_counter() - t0
     n = len(track.times)

@@ -15,15 +15,16 @@ __all__ = ["EDGE_MODES", "window_indices"]
 EDGE_MODES = ("clamp", "official")
 
 
-def window_indices(num_frames: int, seqlen: int, edge: str = "clamp") -> np.ndarray:
+def window_indices(num_frames: int, seqlen: int, edge: str = "clamp", centres: np.ndarray | None = None) -> np.ndarray:
     """Frame indices of the window centred on each frame.
 
     Args:
-        num_frames: N >= 1 frames in the clip (or segment).
+        num_frames: N >= 1 frames in the clip (or segment; for a live stream, the frames so far).
         seqlen: T >= 1 frames per window.
         edge: ``"clamp"`` (default) or ``"official"`` (see module docstring).
+        centres: only these frames' windows (default: all N).
     Returns:
-        ``(N, T)`` int64; row ``t`` has ``t`` at column ``T // 2``.
+        ``(N, T)`` int64 (or ``(len(centres), T)``); row ``t`` has ``t`` at column ``T // 2``.
     """
     if num_frames < 1:
         raise ValueError(f"num_frames must be >= 1, got {num_frames}")
@@ -32,7 +33,7 @@ def window_indices(num_frames: int, seqlen: int, edge: str = "clamp") -> np.ndar
     if edge not in EDGE_MODES:
         raise ValueError(f"edge must be one of {EDGE_MODES}, got {edge!r}")
     half = seqlen // 2
-    t = np.arange(num_frames, dtype=np.int64)[:, None]  # (N, 1)
+    t = (np.arange(num_frames, dtype=np.int64) if centres is None else np.asarray(centres, dtype=np.int64))[:, None]
     offsets = np.arange(seqlen, dtype=np.int64)[None, :] - half  # (1, T)
     idx = t + offsets  # (N, T)
     if edge == "official":
