@@ -7,12 +7,13 @@ vertex count; it is *not* the licensed SMPL model.
 from __future__ import annotations
 
 import os
-import pickle
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 import torch
+
+from ..body.files import write_smpl_assets
 
 __all__ = ["FIXTURES_ENV", "fixtures_dir", "load_reference", "write_smpl_assets", "synthetic_smpl_arrays"]
 
@@ -30,36 +31,6 @@ def fixtures_dir() -> Path:
 def load_reference() -> dict[str, Any]:
     """The official reference record ``glot_official_small.pt`` (see the fixtures README)."""
     return torch.load(fixtures_dir() / "glot_official_small.pt", map_location="cpu", weights_only=True)
-
-
-def _np(x: Any) -> np.ndarray:
-    return x.numpy() if torch.is_tensor(x) else np.asarray(x)
-
-
-def write_smpl_assets(smpl: Mapping[str, Any], folder: str | os.PathLike, fmt: str = "pkl") -> Path:
-    """Write the official ``base_data`` files from an ``smpl`` section (fixture layout).
-
-    Writes ``SMPL_NEUTRAL.pkl`` (or ``.npz``), ``J_regressor_extra.npy``, ``J_regressor_h36m.npy``
-    and ``smpl_mean_params.npz`` (keys ``pose, shape, cam``) into ``folder``.
-    """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    model = {k: _np(smpl[k]) for k in ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table", "f")}
-    model["kintree_table"] = model["kintree_table"].astype(np.int64)
-    if fmt == "pkl":
-        with open(folder / "SMPL_NEUTRAL.pkl", "wb") as fh:
-            pickle.dump(model, fh)
-    else:
-        np.savez(folder / "SMPL_NEUTRAL.npz", **model)
-    np.save(folder / "J_regressor_extra.npy", _np(smpl["J_regressor_extra"]))
-    np.save(folder / "J_regressor_h36m.npy", _np(smpl["J_regressor_h36m"]))
-    mp = smpl["mean_params"]
-    np.savez(folder / "smpl_mean_params.npz", pose=_np(mp["pose"]), shape=_np(mp["shape"]), cam=_np(mp["cam"]))
-    if "vertex_ids" in smpl:
-        # not an official file: the extra-vertex joint ids of a non-SMPL mesh
-        ids = {k: int(v) for k, v in smpl["vertex_ids"].items()}
-        np.savez(folder / "vertex_ids.npz", **{k: np.int64(v) for k, v in ids.items()})
-    return folder
 
 
 def synthetic_smpl_arrays(num_verts: int = 6890, seed: int = 0) -> dict[str, Any]:
