@@ -79,3 +79,20 @@ def test_stream_cli_writes_results(pipeline_assets, tmp_path):
     s = json.loads((out / "summary.json").read_text())
     assert s["frames_processed"] == 24 and s["frames_emitted"] == 24 and s["frames_dropped"] == 0
     assert list((out / "parts").glob("results_*.npz"))
+
+
+def test_training_can_target_a_look_ahead():
+    """The training data option matching the low-latency mode: positions after centre + k repeat it."""
+    import torch
+
+    from glot.train.config import TrainConfig
+    from glot.train.data import SequenceDataset
+
+    assert "future_frames" in TrainConfig.__dataclass_fields__
+    feats = np.arange(40, dtype=np.float32)[:, None].repeat(3, 1)
+    full = SequenceDataset({"features": feats}, seqlen=16)
+    low = SequenceDataset({"features": feats}, seqlen=16, future_frames=2)
+    a, b = full[0]["features"][:, 0], low[0]["features"][:, 0]
+    assert torch.equal(a[:11], b[:11]) and (b[11:] == a[10]).all()
+    with pytest.raises(ValueError):
+        SequenceDataset({"features": feats}, seqlen=16, future_frames=8)

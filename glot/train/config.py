@@ -58,6 +58,9 @@ class TrainConfig:
     batch_size: int = 64  # TRAIN.BATCH_SIZE (per process)
     data_2d_ratio: float = 0.6  # TRAIN.DATA_2D_RATIO: share of each batch from the 2D datasets
     overlap: float = 0.0  # TRAIN.OVERLAP
+    # low-latency training (streaming): frames more than this many after the centre are replaced
+    # by that frame, as the online runner's live edge does (None = full centred windows)
+    future_frames: int | None = None
     epochs: int = 50  # TRAIN.END_EPOCH
     iters_per_epoch: int = 1000  # TRAIN.NUM_ITERS_PER_EPOCH
     lr: float = 1e-4  # TRAIN.GEN_LR (peak)

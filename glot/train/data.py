@@ -106,8 +106,9 @@ def train_windows(vid_names: np.ndarray, seqlen: int, overlap: float = 0.0) -> n
 def eval_window_indices(num_frames: int, seqlen: int) -> np.ndarray:
     """One window per frame, centred on it (frame ``i`` at position ``seqlen // 2``), edges
     repeated (official ``split_into_chunks_test`` + ``get_sequence``): ``(N, seqlen)``."""
-    offs = np.arange(seqlen) - seqlen // 2
-    return np.clip(np.arange(num_frames)[:, None] + offs[None], 0, num_frames - 1)
+    from ..video.windows import window_indices  # the project's one window implementation
+
+    return window_indices(num_frames, seqlen, "clamp")
 
 
 def spin_joints(j: np.ndarray, kind: str = "") -> np.ndarray:
@@ -165,12 +166,19 @@ class SequenceDataset(Dataset):
     """
 
     def __init__(self, arrays: Mapping[str, Any], seqlen: int, overlap: float = 0.0, kind: str = "generic",
-                 smpl: bool | None = None, name: str = "") -> None:
+                 smpl: bool | None = None, name: str = "", future_frames: int | None = None) -> None:
         if kind not in DATASET_KINDS:
             raise ValueError(f"unknown dataset kind '{kind}'; choose from {sorted(DATASET_KINDS)}")
         if "features" not in arrays:
             raise ValueError(f"{name or 'dataset'}: no 'features' array")
         self.name, self.kind, self.seqlen = name or kind, kind, int(seqlen)
+        # live-edge clamp: window positions after centre + k repeat that frame's feature
+        self.feature_pos = np.arange(self.seqlen)
+        if future_frames is not None:
+            last = self.seqlen // 2 + int(future_frames)
+            if not 0 <= int(future_frames) < self.seqlen - self.seqlen // 2:
+                raise ValueError(f"future_frames must be in 0..{self.seqlen - self.seqlen // 2 - 1}")
+            self.feature_pos = np.minimum(self.feature_pos, last)
         feats = np.asarray(arrays["features"], dtype=np.float32)
         n = len(feats)
         self.features = torch.from_numpy(feats)  # (N, F)
@@ -227,7 +235,7 @@ class SequenceDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         s = int(self.starts[index])
         sl = slice(s, s + self.seqlen)
-        return {"features": self.features[sl], "kp_2d": self.kp_2d[sl], "kp_3d": self.kp_3d[sl],
+        return {"features": self.features[s + self.feature_pos], "kp_2d": self.kp_2d[sl], "kp_3d": self.kp_3d[sl],
                 "theta": self.theta[sl], "w_3d": self.w_3d[sl], "w_smpl": self.w_smpl[sl]}
 
 

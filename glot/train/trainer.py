@@ -183,6 +183,7 @@ class Trainer:
         if not sources:
             return None
         sets = [SequenceDataset.from_file(self._path(s), self.cfg.model.seqlen, overlap=self.cfg.overlap,
+                                          future_frames=self.cfg.future_frames,
                                           kind=s.kind, smpl=s.smpl) for s in sources]
         for s in sets:
             if s.feature_dim != self.cfg.model.feature_dim:
