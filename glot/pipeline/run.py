@@ -19,15 +19,15 @@ import numpy as np
 import torch
 
 from .. import __version__
-from ..camera import crop_cam_to_orig_img
 from ..errors import GLoTError
 from ..render import (FINAL_COLOR, GLOBAL_COLOR, PANEL_LABELS, MeshRenderer, VideoWriter, hstack_panels,
                       sequence_to_animated_glb, write_frames_zip)
-from ..video import BOX_SCALE, crop_frames, iter_frames, probe_video
+from ..video import crop_frames, iter_frames, probe_video
 from ..video.decode import VideoError
 from .bundle import ModelBundle
 from .options import RunOptions
 from .regress import BranchResult, occlusion_mask, regress_frames
+from .results import result_arrays
 
 __all__ = ["run_video", "RunResult", "PipelineError", "ProgressFn", "iter_branch_verts", "BRANCHES"]
 
@@ -198,28 +198,10 @@ def _run(video: Path, info, tmp: Path, bundle: ModelBundle, options: RunOptions,
             done += b - a
         timings["glot"] = time.perf_counter() - t0
 
-    # ---- cameras and image-space joints
-    scaled = boxes.copy()
-    scaled[:, 2:] *= BOX_SCALE
-    arrays: dict[str, np.ndarray] = {
-        "frame_index": np.arange(n), "time": track.times, "valid": valid,
-        "detected": track.detected, "box": boxes.astype(np.float32),
-        "segments": np.asarray(segments, dtype=np.int64).reshape(-1, 2),
-        "landmarks": track.landmarks.astype(np.float32), "visibility": track.visibility.astype(np.float32),
-        "world_landmarks": track.world.astype(np.float32), "image_size": np.array([W, H]),
-        "faces": bundle.faces.cpu().numpy(),
-    }
-    orig_cams = {}
-    for b, r in results.items():
-        oc = np.full((n, 4), np.nan)
-        if len(frames_idx):
-            oc[frames_idx] = crop_cam_to_orig_img(r.cam[frames_idx], scaled[frames_idx], W, H)
-        orig_cams[b] = oc
-        j2 = np.full_like(r.joints2d, np.nan)
-        j2[..., 0] = scaled[:, None, 0] + r.joints2d[..., 0] * scaled[:, None, 2] / 2
-        j2[..., 1] = scaled[:, None, 1] + r.joints2d[..., 1] * scaled[:, None, 3] / 2
-        arrays.update({f"{b}_pose": r.pose, f"{b}_betas": r.betas, f"{b}_cam": r.cam, f"{b}_orig_cam": oc.astype(np.float32),
-                       f"{b}_joints3d": r.joints3d, f"{b}_joints2d": j2.astype(np.float32), f"{b}_rotmat": r.rotmat})
+    # ---- cameras and image-space joints (the results.npz layout)
+    arrays = result_arrays(track.times, valid, track.detected, boxes, segments, track.landmarks, track.visibility,
+                           track.world, (W, H), bundle.faces.cpu().numpy(), results)
+    orig_cams = {b: arrays[f"{b}_orig_cam"] for b in BRANCHES}
     files: dict[str, Path] = {}
 
     # ---- exports: vertices, meshes
