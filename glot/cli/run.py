@@ -29,6 +29,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--save-verts", action="store_true", help="store vertices in results.npz")
     p.add_argument("--meshes", choices=("zip", "animated", "none"), default="zip")
     p.add_argument("--max-frames", type=int, default=None)
+    p.add_argument("--person", default=None, metavar="CX,CY,W,H",
+                   help="box (pixels, first frame) of the person to follow when several are visible")
+    p.add_argument("--box-smoothing", type=float, default=1.5, help="temporal smoothing of the person box (frames)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output folders")
 
 
@@ -50,12 +53,19 @@ def main(args: argparse.Namespace) -> int:
 
     from ..pipeline import RunOptions, load_bundle, run_video
 
+    focus = None
+    if args.person:
+        try:
+            focus = tuple(float(v) for v in args.person.split(","))
+            assert len(focus) == 4
+        except (ValueError, AssertionError):
+            raise UsageError("--person takes four numbers: cx,cy,w,h") from None
     try:
         options = RunOptions(window=args.window, local_width=args.local_width, mask_ratio=args.mask_ratio,
                              mask_pattern=args.mask_pattern, mask_start=args.mask_start, seed=args.seed,
                              edge=args.edge, bf16=False if args.fp32 else None, render=not args.no_render,
                              save_verts=args.save_verts, meshes=args.meshes, max_frames=args.max_frames,
-                             overwrite=args.overwrite)
+                             overwrite=args.overwrite, focus_box=focus, box_smoothing=args.box_smoothing)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     videos = _collect(args.videos)
