@@ -55,15 +55,19 @@ class GlobalTransformer(nn.Module):
             x = blk(x, attn_mask)
         return self.norm(x)
 
-    def decode(self, mem: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        """memory ``(B, T, d)`` -> decoder features ``(B, T, d/2)``."""
+    def decode(self, mem: torch.Tensor, mask: torch.Tensor | None, frames: slice | None = None) -> torch.Tensor:
+        """memory ``(B, T, d)`` -> decoder features ``(B, T, d/2)`` (``(B, S, d/2)`` for ``frames``:
+        the last block then computes only those tokens' outputs, which is all that is needed)."""
         x = self.decoder_embed(mem)
         if mask is not None:
             token = self.mask_token_mlp(self.mask_token_input).to(x.dtype)  # (1, 1, d/2)
             x = torch.where(mask[..., None], token, x)
         x = x + resample_time(self.decoder_pos_embed, x.shape[1])
-        for blk in self.decoder_blocks:
-            x = blk(x)
+        n = len(self.decoder_blocks)
+        for i, blk in enumerate(self.decoder_blocks):
+            x = blk(x, query=frames if i == n - 1 else None)
+        if n == 0 and frames is not None:
+            x = x[:, frames]
         return self.decoder_norm(x)
 
 
@@ -91,9 +95,7 @@ class GlobalBranch(nn.Module):
         """
         B = features.shape[0]
         mem = self.trans.encode(self.proj(features), mask)
-        dec = self.trans.decode(mem, mask)
-        if frames is not None:
-            dec = dec[:, frames]
+        dec = self.trans.decode(mem, mask, frames)
         feat = self.out_proj(dec)  # (B, S, F)
         S = feat.shape[1]
         pose, shape, cam = self.regressor(feat.reshape(B * S, -1))

@@ -56,15 +56,25 @@ class Attention(nn.Module):
         self.proj = nn.Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
 
-    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """``attn_mask``: optional bool ``(B, 1, 1|N, N)``, True = may attend."""
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None, query: slice | None = None
+                ) -> torch.Tensor:
+        """``attn_mask``: optional bool ``(B, 1, 1|N, N)``, True = may attend. ``query``: only these
+        tokens' outputs are computed (``(B, Nq, C)``); keys and values still come from all tokens."""
         B, N, C = x.shape
-        qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, C // self.num_heads).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv[0], qkv[1], qkv[2]  # (B, h, N, C/h)
+        h = self.num_heads
         p = self.attn_drop if self.training else 0.0
-        x = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=p)
-        x = x.transpose(1, 2).reshape(B, N, C)
-        return self.proj_drop(self.proj(x))
+        if query is None:
+            qkv = self.qkv(x).reshape(B, N, 3, h, C // h).permute(2, 0, 3, 1, 4)
+            q, k, v = qkv[0], qkv[1], qkv[2]  # (B, h, N, C/h)
+        else:  # same maths, but q only for the wanted tokens
+            w, b = self.qkv.weight, self.qkv.bias
+            xq = x[:, query]
+            q = F.linear(xq, w[:C], None if b is None else b[:C]).reshape(B, xq.shape[1], h, C // h).transpose(1, 2)
+            kv = F.linear(x, w[C:], None if b is None else b[C:]).reshape(B, N, 2, h, C // h).permute(2, 0, 3, 1, 4)
+            k, v = kv[0], kv[1]
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=p)
+        out = out.transpose(1, 2).reshape(B, q.shape[2], C)
+        return self.proj_drop(self.proj(out))
 
 
 class CrossAttention(nn.Module):
@@ -106,8 +116,11 @@ class Block(nn.Module):
         self.norm2 = nn.LayerNorm(dim, eps=LN_EPS)
         self.mlp = Mlp(dim, mlp_hidden, drop=drop)
 
-    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
-        x = x + self.drop_path(self.attn(self.norm1(x), attn_mask))
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None, query: slice | None = None
+                ) -> torch.Tensor:
+        """``x (B, N, C)`` -> ``(B, N, C)``, or ``(B, Nq, C)`` for the ``query`` tokens only."""
+        y = self.attn(self.norm1(x), attn_mask, query)
+        x = (x if query is None else x[:, query]) + self.drop_path(y)
         return x + self.drop_path(self.mlp(self.norm2(x)))
 
 
