@@ -14,7 +14,7 @@ from glot.video import iter_frames
 from conftest import CARPHONE
 
 REPO = Path(__file__).resolve().parents[1]
-N = 40
+N = 32
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,7 @@ def test_low_latency_mode(pipeline_bundle, offline):
     assert all(o.latency_frames == 0 for o in live)  # emitted on arrival
     final = np.concatenate([o.final.pose for o in out])
     # without look-ahead the window's future is clamped: outputs differ from offline mid-clip
-    assert np.abs(final[10:30] - offline["final_pose"][10:30]).max() > 1e-4
+    assert np.abs(final[8:24] - offline["final_pose"][8:24]).max() > 1e-4
     assert np.isfinite(final).all()
     with pytest.raises(Exception, match="look-ahead"):
         OnlineRunner(pipeline_bundle, StreamOptions(future=9))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from . import UsageError
@@ -69,8 +70,22 @@ def main(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     videos = _collect(args.videos)
-    bundle = load_bundle(args.checkpoint, args.assets, args.device, config=args.config)
+    # check every file before loading any model: bad input fails fast, with one line each
+    from ..errors import GLoTError
+    from ..video import probe_video
+
+    good, failed = [], 0
     for video in videos:
+        try:
+            probe_video(video)
+            good.append(video)
+        except GLoTError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failed += 1
+    if not good:
+        return 2
+    bundle = load_bundle(args.checkpoint, args.assets, args.device, config=args.config)
+    for video in good:
         bars: dict[str, tqdm] = {}
 
         def progress(stage: str, frac: float, text: str) -> None:
@@ -80,14 +95,19 @@ def main(args: argparse.Namespace) -> int:
             if bar is None:
                 for other in bars.values():
                     other.close()
-                bar = bars[stage] = tqdm(total=1000, desc=f"{video.name} {stage}", unit="‰", leave=False)
-            bar.n = int(frac * 1000)
+                bar = bars[stage] = tqdm(total=100, desc=f"{video.name} {stage}", unit="%", leave=False,
+                                         bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}")
+            bar.n = int(frac * 100)
             bar.refresh()
 
         try:
             result = run_video(video, args.out, bundle, options, progress=progress)
+        except GLoTError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
         finally:
             for bar in bars.values():
                 bar.close()
         print(f"{video.name}: {result.message} -> {result.out_dir}")
-    return 0
+    return 2 if failed else 0
