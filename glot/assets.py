@@ -14,7 +14,6 @@ the file can be obtained. Nothing is ever replaced by random weights silently.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-__all__ = ["GLoTConfig", "OFFICIAL_PRESETS", "load_config_file"]
+__all__ = ["GLoTConfig", "OFFICIAL_PRESETS", "load_config_file", "read_mapping_file"]
 
 
 @dataclass(frozen=True)
@@ -97,12 +97,8 @@ OFFICIAL_PRESETS: dict[str, GLoTConfig] = {
 }
 
 
-def load_config_file(path: str | Path) -> dict[str, Any]:
-    """Read GLoT constructor values from a JSON or YAML file.
-
-    Accepts a flat mapping of constructor names, or an official config (``MODEL:`` section plus
-    ``DATASET: {SEQLEN: ...}``). Returns the flat mapping (lower-case keys).
-    """
+def read_mapping_file(path: str | Path) -> Mapping[str, Any]:
+    """A JSON (``.json``) or YAML (anything else) file holding a mapping."""
     path = Path(path)
     text = path.read_text()
     if path.suffix.lower() == ".json":
@@ -112,7 +108,17 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
 
         data = yaml.safe_load(text)
     if not isinstance(data, Mapping):
-        raise ValueError(f"{path}: expected a mapping of GLoT settings")
+        raise ValueError(f"{path}: expected a mapping of settings")
+    return data
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Read GLoT constructor values from a JSON or YAML file.
+
+    Accepts a flat mapping of constructor names, or an official config (``MODEL:`` section plus
+    ``DATASET: {SEQLEN: ...}``). Returns the flat mapping (lower-case keys).
+    """
+    data = read_mapping_file(path)
     flat: dict[str, Any] = {}
     upper = {str(k).upper(): v for k, v in data.items()}
     if "MODEL" in upper and isinstance(upper["MODEL"], Mapping):

@@ -175,7 +175,7 @@ def test_nobody_in_clip(bundle, tmp_path):
 
 def test_missing_weights_name_the_file(tmp_path):
     with pytest.raises(AssetNotFoundError) as err:
-        load_bundle(assets_dir=tmp_path)
+        load_bundle(assets_dir=tmp_path, model="official")
     assert "table1_3dpw_weights.pth.tar" in str(err.value) and str(tmp_path) in str(err.value)
 
 

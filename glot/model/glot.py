@@ -19,7 +19,7 @@ from ..config import GLoTConfig
 from .global_branch import GlobalBranch, key_padding
 from .layers import LN_EPS, CrossAttention, make_blocks
 from .masking import mask_from_noise
-from .outputs import BodyOutput, GLoTOutput, smpl_head
+from .outputs import GLoTOutput, smpl_head
 from .regressor import HSCR
 
 __all__ = ["GLoT", "LocalEncoder"]

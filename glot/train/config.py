@@ -2,12 +2,11 @@
 GLoT YAML (``configs/repr_*.yaml``)."""
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..config import GLoTConfig
+from ..config import GLoTConfig, read_mapping_file
 from .losses import LossConfig
 
 __all__ = ["DataSource", "TrainConfig", "load_train_config", "OFFICIAL_DB_FILES"]
@@ -172,15 +171,7 @@ def load_train_config(path: str | Path, overrides: Mapping[str, Any] | None = No
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"training config not found: {path}")
-    text = path.read_text()
-    if path.suffix.lower() == ".json":
-        data = json.loads(text)
-    else:
-        import yaml
-
-        data = yaml.safe_load(text)
-    if not isinstance(data, Mapping):
-        raise ValueError(f"{path}: expected a mapping")
+    data = read_mapping_file(path)
     if any(str(k).isupper() for k in data):  # official layout
         ours = {k: v for k, v in data.items() if not str(k).isupper()}  # our keys may be mixed in
         data = {**_from_official(data), **ours}
