@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install install-dev bench clean
+.PHONY: run test install install-dev bench train-open clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,17 @@ run: install
 test: install-dev
 	$(PY) -m pytest -q tests
 
-bench: install
-	$(PY) benchmarks/bench_model.py
+bench: install-dev
+	PYTHONPATH=. $(PY) benchmarks/bench_model.py
+	PYTHONPATH=. $(PY) benchmarks/bench_render.py
+	PYTHONPATH=. $(PY) benchmarks/bench_pipeline.py
+	PYTHONPATH=. $(PY) benchmarks/bench_stream.py
+	PYTHONPATH=. $(PY) benchmarks/bench_app.py --test-weights
+
+# retrain the shipped open model (needs the training-only requirements: pybullet's motion clips)
+train-open: install
+	$(PY) -m pip install -q -r requirements-train.txt
+	$(PY) -m glot.open_model.train
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -96,3 +96,24 @@ def test_training_can_target_a_look_ahead():
     assert torch.equal(a[:11], b[:11]) and (b[11:] == a[10]).all()
     with pytest.raises(ValueError):
         SequenceDataset({"features": feats}, seqlen=16, future_frames=8)
+
+
+def test_stream_with_the_open_model(tmp_path, monkeypatch):
+    """With no licensed file the online mode runs the shipped open model on landmark features."""
+    from glot.pipeline import load_bundle
+
+    monkeypatch.setenv("GLOT_ASSETS", str(tmp_path))
+    bundle = load_bundle(device="cpu")
+    assert bundle.is_open_model
+    runner = OnlineRunner(bundle, StreamOptions(future=2))
+    out = []
+    try:
+        for fr in iter_frames(CARPHONE):
+            if fr.index >= 10:
+                break
+            out.extend(runner.push(fr.image, fr.time))
+        out.extend(runner.flush())
+    finally:
+        runner.close()
+    assert [o.index for o in out] == list(range(10))
+    assert np.isfinite(np.concatenate([o.final.joints3d for o in out])).all()

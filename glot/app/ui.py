@@ -1,23 +1,267 @@
-"""Gradio UI (placeholder until the full app lands): shows which model files were found."""
+"""The Gradio page: layout, and adapters from Gradio events to :mod:`glot.app.handlers`."""
 from __future__ import annotations
 
+import argparse
 import os
+from pathlib import Path
+from typing import Sequence
 
+import cv2
 import gradio as gr
+import numpy as np
 
-from ..assets import asset_report
+from ..errors import GLoTError
+from ..pipeline import EDGE_MODES
+from . import handlers as h
+from .live import live_figure, live_step
+from .plots import acceleration_figure, difference_figure, heatmap_figure
+from .session import close_session, new_session
+
+__all__ = ["build_demo", "launch", "EXAMPLES_DIR", "example_clips"]
+
+# what a user can fix: bad settings/input (GLoTError) and missing or unreadable model files (OSError)
+USER_ERRORS = (GLoTError, OSError)
+
+EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "assets" / "examples"
+VIDEO_EXTS = (".mp4", ".mov", ".webm", ".mkv", ".avi", ".m4v")
+SESSION_TTL_S = 6 * 3600  # a session's files go after 6 h idle, or when its tab closes
+RUN_CONCURRENCY = 2  # pipeline runs at a time (each one is CPU/GPU heavy)
+
+_T, _W = h.TRAINED.seqlen, h.TRAINED.stride_short
+INTRO = f"""# GLoT Studio
+Video-based 3D human pose and shape with **GLoT** (Global-to-Local modeling, CVPR 2023). Upload a clip of one
+person, press **Run**, then compare the **global** branch (blue: the whole window, masked modeling) with the
+**final** local-corrected branch (orange) in the overlay video, the 3D viewer and the smoothness plots.
+
+*Limits:* clips up to {h.MAX_SECONDS:.0f} s (longer ones with *max frames* set to at most {h.MAX_SECONDS:.0f} s of
+frames) and up to {h.MAX_LONG_SIDE}×{h.MAX_SHORT_SIDE} (4K). ★ marks the settings the weights were trained with;
+other values run, but outside what the model has seen."""
+CSS = ".glot-small {font-size: 0.85em; opacity: 0.85}"
 
 
-def build_demo() -> gr.Blocks:
-    with gr.Blocks(title="GLoT Studio") as demo:
-        gr.Markdown("# GLoT Studio\nVideo-based 3D human pose and shape (GLoT, CVPR 2023).")
-        rows = [[name, path or "missing"] for name, path in asset_report().items()]
-        gr.Dataframe(value=rows, headers=["file", "found at"], label="Model files")
+def example_clips(folder: Path = EXAMPLES_DIR) -> list[str]:
+    """Video files in ``assets/examples`` (sorted), for the examples list."""
+    if not folder.is_dir():
+        return []
+    return [str(p) for p in sorted(folder.iterdir()) if p.suffix.lower() in VIDEO_EXTS]
+
+
+def _error(err: Exception) -> gr.Error:
+    return gr.Error(str(err).splitlines()[0] if str(err) else type(err).__name__, print_exception=False)
+
+
+def build_demo(assets_dir: str | os.PathLike | None = None, device: str | None = None) -> gr.Blocks:
+    """The app. The model loads lazily (first run or *Load model*) into a cache owned by this Blocks."""
+    cache = h.ModelCache(assets_dir=assets_dir, device=device)
+    examples = example_clips()
+
+    with gr.Blocks(title="GLoT Studio", delete_cache=(3600, 6 * 3600)) as demo:
+        session = gr.State(None, time_to_live=SESSION_TTL_S, delete_callback=close_session)
+        pending_corner = gr.State(None)  # first click of the person box, in original pixels
+        gr.Markdown(INTRO)
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=5):
+                video_in = gr.Video(label="Input clip", sources=["upload"], height=300, elem_id="video-in")
+                if examples:
+                    gr.Examples(examples=[[p] for p in examples], inputs=[video_in], label="Example clips")
+                else:
+                    gr.Markdown("*No example clips installed (`assets/examples/` is empty).*",
+                                elem_classes="glot-small")
+                with gr.Accordion("Person to follow (when several are in the clip)", open=False):
+                    gr.Markdown("Click two opposite corners of a box around the person on the first frame, or "
+                                "type the box. Empty = the most prominent person.", elem_classes="glot-small")
+                    person_img = gr.Image(label="First frame", interactive=False, height=260, elem_id="person-img")
+                    with gr.Row():
+                        person_box = gr.Textbox(label="Person box: x0, y0, x1, y1 (pixels)", placeholder="empty = auto",
+                                                scale=4, elem_id="person-box")
+                        clear_box = gr.Button("Clear", size="sm", scale=1)
+                with gr.Accordion("Model", open=False):
+                    model_md = gr.Markdown("Checking model files…", elem_id="model-panel")
+                    load_btn = gr.Button("Load model", size="sm")
+            with gr.Column(scale=4):
+                window = gr.Slider(3, 64, value=_T, step=1, elem_id="window", label=f"Window length T (★ {_T})",
+                                   info=f"Frames the global branch sees per estimate. Values other than {_T} "
+                                        "resample the positional embeddings: outside training.")
+                local_w = gr.Slider(1, _W, value=_W, step=1, elem_id="local-width", label=f"Local half-width w (★ {_W})",
+                                    info=f"The local branch sees the 2w+1 frames around the centre. Below {_W} it "
+                                         "uses a centre slice: outside training. Needs T ≥ 2w+1.")
+                mask_pattern = gr.Radio([("none ★", "none"), ("random (training-style)", "random"),
+                                         ("contiguous block (simulated occlusion)", "block")], value="none",
+                                        label="Mask pattern", elem_id="mask-pattern",
+                                        info="Frames hidden from the global encoder. Block hides consecutive frames "
+                                             "in the middle of the clip from every window; the local branch still "
+                                             "sees them. Inference was tuned with no masking.")
+                mask_ratio = gr.Slider(0.0, 0.9, value=0.0, step=0.05, elem_id="mask-ratio", label="Mask ratio",
+                                       info=f"Share of T hidden (training used {h.TRAINED.mask_ratio} random). "
+                                            "Block length = round(ratio × T) frames.")
+                seed = gr.Number(0, precision=0, elem_id="seed", label="Seed", info="Seeds random masking (no effect otherwise).")
+                edge = gr.Radio([("clamp ★", EDGE_MODES[0]), ("official demo", EDGE_MODES[1])], value="clamp",
+                                label="Edge frames", elem_id="edge",
+                                info="clamp: the first and last T/2 frames get real neighbours. official: they see "
+                                     "their own feature repeated T times, as the official demo does.")
+                precision = gr.Radio(list(h.PRECISIONS), value="auto", label="ResNet-50 precision", elem_id="precision",
+                                     info="fp32 ★ is what the weights were trained in; bf16 is faster on recent GPUs "
+                                          "and CPUs and changes features slightly. auto = bf16 where supported.")
+                max_frames = gr.Number(0, precision=0, minimum=0, elem_id="max-frames", label="Max frames",
+                                       info=f"Process only the first N frames (0 = whole clip, at most "
+                                            f"{h.MAX_SECONDS:.0f} s).")
+                run_btn = gr.Button("Run", variant="primary", elem_id="run-btn")
+                status = gr.Markdown("", elem_id="status")
+                preview = gr.Image(label="Live preview (last processed frame)", interactive=False, height=180,
+                                   elem_id="preview")
+
+        gr.Markdown("## Results")
+        overlay = gr.Video(label="input | global | final", interactive=False, elem_id="overlay", height=320)
+        with gr.Row():
+            frame = gr.Slider(0, 1, value=0, step=1, label="Frame", interactive=True, elem_id="frame-slider",
+                              info="Moves the 3D viewer and the joints view. (Clicking a plot does not: Gradio's "
+                                   "plot component has no select event; hover a point to read its frame.)")
+        with gr.Row(equal_height=True):
+            viewer = gr.Model3D(label="3D: global (blue) | final (orange)", height=360, elem_id="viewer",
+                                clear_color=(0.97, 0.97, 0.98, 1.0), camera_position=(90, 90, 3.0))
+            joints_img = gr.Image(label="2D joints: global (blue), final (orange)", interactive=False, height=360,
+                                  elem_id="joints-img")
+        caption = gr.Markdown("", elem_id="frame-caption")
+        with gr.Row():
+            acc_plot = gr.Plot(label="Acceleration", elem_id="acc-plot")
+            diff_plot = gr.Plot(label="Branch difference", elem_id="diff-plot")
+        heat_plot = gr.Plot(label="Per-joint acceleration", elem_id="heat-plot")
+        with gr.Row():
+            branch_table = gr.Dataframe(headers=["", "global", "final"], label="Smoothness", interactive=False,
+                                        elem_id="branch-table")
+            run_table = gr.Dataframe(headers=["", "value"], label="Run", interactive=False, elem_id="run-table")
+        downloads = gr.File(label="Downloads: results.npz, overlay.mp4, meshes, summary.json", file_count="multiple",
+                            interactive=False, elem_id="downloads")
+
+        with gr.Accordion("Live webcam (online mode)", open=False):
+            gr.Markdown("GLoT predicts the centre of a window, so a live frame is shown once its look-ahead "
+                        "frames have arrived. Start the webcam to stream; stop it to stop.", elem_classes="glot-small")
+            with gr.Row():
+                cam_in = gr.Image(sources=["webcam"], streaming=True, label="Webcam", elem_id="webcam", height=260)
+                future = gr.Slider(0, _T - _T // 2 - 1, value=_T - _T // 2 - 1, step=1, label="Look-ahead k (frames)",
+                                   info=f"★ {_T - _T // 2 - 1}: full windows, same output as offline. Smaller = "
+                                        "lower latency, but the window's future is clamped (off-distribution).")
+            live_panel = gr.Image(label="live: input | global | final", interactive=False, elem_id="live-panel")
+            live_status = gr.Markdown("", elem_id="live-status")
+            live_plot = gr.Plot(label="Live acceleration", elem_id="live-plot")
+            live_state = gr.State(None, time_to_live=SESSION_TTL_S, delete_callback=lambda s: s and s.close())
+
+        # ---- handlers (closures over this app's model cache)
+        def show_model() -> str:
+            return h.model_report(cache)
+
+        def load_model() -> str:
+            try:
+                cache.get()
+            except USER_ERRORS as err:
+                return h.model_report(cache, error=str(err))
+            return h.model_report(cache)
+
+        def on_video(video: str | None):
+            if not video:
+                return None, "", None
+            try:
+                img, _ = h.first_frame(video)
+            except USER_ERRORS as err:
+                raise _error(err)
+            return img, "", None
+
+        def on_person_click(video: str | None, corner, evt: gr.SelectData):
+            if not video:
+                return gr.skip(), gr.skip(), None
+            img, scale = h.first_frame(video)
+            x, y = evt.index[0] / scale, evt.index[1] / scale
+            if corner is None:
+                cv2.circle(img, (int(evt.index[0]), int(evt.index[1])), 4, (255, 200, 0), -1)
+                return img, gr.skip(), (x, y)
+            box = f"{min(corner[0], x):.0f}, {min(corner[1], y):.0f}, {max(corner[0], x):.0f}, {max(corner[1], y):.0f}"
+            return _draw_box(img, box, scale), box, None
+
+        def on_clear(video: str | None):
+            return (h.first_frame(video)[0] if video else None), "", None
+
+        def on_run(video, T, w, ratio, pattern, seed_v, edge_v, prec, box, max_n, sess, progress=gr.Progress()):
+            try:
+                options = h.check_video(video, h.make_options(T, w, ratio, pattern, seed_v, edge_v, prec, box, max_n))
+                sess = sess or new_session()
+                progress(0.0, desc="loading the model")
+                bundle = cache.get()
+            except USER_ERRORS as err:
+                raise _error(err)
+            yield {session: sess, status: "Running…", model_md: h.model_report(cache)}
+            view = None
+            try:
+                for ev in h.iter_run(video, sess, bundle, options):
+                    if ev.kind == "progress":
+                        progress(ev.fraction, desc=ev.text)
+                    elif ev.kind == "preview":
+                        yield {preview: ev.image}
+                    else:
+                        view = ev.view
+            except USER_ERRORS as err:
+                raise _error(err)
+            i = view.first_valid()
+            glb, img, cap = h.frame_view(bundle, view, i)
+            branch_rows, run_rows = h.summary_rows(view)
+            j3d = view.joints3d
+            yield {
+                session: sess, status: f"**Done:** {view.message}.",
+                overlay: str(view.files["overlay"]) if "overlay" in view.files else None,
+                frame: gr.Slider(minimum=0, maximum=max(view.num_frames - 1, 1), value=i, step=1),
+                viewer: str(glb) if glb else None, joints_img: img, caption: cap,
+                acc_plot: acceleration_figure(j3d, view.occluded), diff_plot: difference_figure(j3d, view.occluded),
+                heat_plot: heatmap_figure(j3d), branch_table: branch_rows, run_table: run_rows,
+                downloads: [str(p) for k, p in view.files.items()],
+            }
+
+        def on_frame(index, sess):
+            if sess is None or sess.view is None:
+                return gr.skip(), gr.skip(), gr.skip()
+            try:
+                glb, img, cap = h.frame_view(cache.get(), sess.view, int(index))
+            except USER_ERRORS as err:
+                raise _error(err)
+            return (str(glb) if glb else None), img, cap
+
+        def on_live(img, k, state):
+            try:
+                state, panel, text = live_step(cache.get(), state, img, int(k))
+            except USER_ERRORS as err:
+                raise _error(err)
+            return state, (panel if panel is not None else gr.skip()), text, live_figure(state)
+
+        run_outputs = [session, status, model_md, preview, overlay, frame, viewer, joints_img, caption,
+                       acc_plot, diff_plot, heat_plot, branch_table, run_table, downloads]
+        demo.load(show_model, None, model_md, queue=False, api_visibility="undocumented")
+        load_btn.click(load_model, None, model_md, concurrency_limit=1, api_name="load_model")
+        video_in.change(on_video, video_in, [person_img, person_box, pending_corner], api_visibility="undocumented")
+        person_img.select(on_person_click, [video_in, pending_corner], [person_img, person_box, pending_corner],
+                          api_visibility="undocumented")
+        clear_box.click(on_clear, video_in, [person_img, person_box, pending_corner], api_visibility="undocumented")
+        run_btn.click(on_run, [video_in, window, local_w, mask_ratio, mask_pattern, seed, edge, precision, person_box,
+                               max_frames, session], run_outputs, api_name="run", concurrency_limit=RUN_CONCURRENCY,
+                      concurrency_id="pipeline")
+        frame.change(on_frame, [frame, session], [viewer, joints_img, caption], api_name="frame",
+                     trigger_mode="always_last", concurrency_limit=4)
+        cam_in.stream(on_live, [cam_in, future, live_state], [live_state, live_panel, live_status, live_plot],
+                      stream_every=0.1, time_limit=300, concurrency_limit=2, api_name="live")
     return demo
 
 
-def launch(demo: gr.Blocks) -> None:
-    demo.queue(default_concurrency_limit=2).launch(
-        server_name=os.environ.get("GLOT_HOST", "127.0.0.1"),
-        server_port=int(os.environ.get("GLOT_PORT", "7860")),
-    )
+def _draw_box(img: np.ndarray, box: str, scale: float) -> np.ndarray:
+    cx, cy, bw, bh = h.parse_box(box)
+    p0 = (int((cx - bw / 2) * scale), int((cy - bh / 2) * scale))
+    p1 = (int((cx + bw / 2) * scale), int((cy + bh / 2) * scale))
+    cv2.rectangle(img, p0, p1, (255, 200, 0), 2)
+    return img
+
+
+def launch(demo: gr.Blocks, argv: Sequence[str] | None = None) -> None:
+    """Serve ``demo``; host/port from ``--host/--port``, else ``$GLOT_HOST/$GLOT_PORT``, else 127.0.0.1:7860."""
+    ap = argparse.ArgumentParser(description="GLoT Studio web app")
+    ap.add_argument("--host", default=os.environ.get("GLOT_HOST", "127.0.0.1"))
+    ap.add_argument("--port", type=int, default=int(os.environ.get("GLOT_PORT", "7860")))
+    args = ap.parse_args(argv)
+    demo.queue(default_concurrency_limit=RUN_CONCURRENCY, max_size=32).launch(
+        server_name=args.host, server_port=args.port, theme=gr.themes.Soft(), css=CSS,
+        allowed_paths=[str(EXAMPLES_DIR)], show_error=True)

@@ -17,6 +17,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=None, help="optional JSON/YAML with GLoT constructor values")
     p.add_argument("--assets", default=None, help="folder with SMPL / SPIN / GLoT files (default: checkpoints/)")
     p.add_argument("--device", default="auto", help="cpu, cuda, mps or auto (default)")
+    p.add_argument("--model", choices=("auto", "official", "open"), default="auto",
+                   help="official GLoT (needs the licensed files), the shipped open model, or auto (official when found)")
     p.add_argument("--window", type=int, default=None, help="window length T (default: the trained one)")
     p.add_argument("--local-window", type=int, default=None, dest="local_width",
                    help="local half-width w (default: the trained one)")
@@ -84,7 +86,7 @@ def main(args: argparse.Namespace) -> int:
             failed += 1
     if not good:
         return 2
-    bundle = load_bundle(args.checkpoint, args.assets, args.device, config=args.config)
+    bundle = load_bundle(args.checkpoint, args.assets, args.device, config=args.config, model=args.model)
     for video in good:
         bars: dict[str, tqdm] = {}
 

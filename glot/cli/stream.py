@@ -17,6 +17,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=None)
     p.add_argument("--assets", default=None)
     p.add_argument("--device", default="auto")
+    p.add_argument("--model", choices=("auto", "official", "open"), default="auto",
+                   help="official GLoT (needs the licensed files), the shipped open model, or auto (official when found)")
     p.add_argument("--future", type=int, default=None,
                    help="look-ahead frames k (default T-T//2-1: full windows; smaller = lower latency, off-distribution)")
     p.add_argument("--realtime", action="store_true", help="pace a file by its timestamps (frames are dropped if slow)")
@@ -35,7 +37,7 @@ def main(args: argparse.Namespace) -> int:
     if out is not None and out.exists() and any(out.iterdir()) and not args.overwrite:
         raise UsageError(f"output folder {out} is not empty (use --overwrite)")
     frames, live = open_source(args.source)
-    bundle = load_bundle(args.checkpoint, args.assets, args.device, config=args.config)
+    bundle = load_bundle(args.checkpoint, args.assets, args.device, config=args.config, model=args.model)
     runner = OnlineRunner(bundle, StreamOptions(future=args.future, bf16=False if args.fp32 else None))
     reader = LatestFrame(frames, realtime=args.realtime) if (live or args.realtime) else None
     writer = None

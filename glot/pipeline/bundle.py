@@ -1,4 +1,10 @@
-"""The models a video run needs: GLoT (with its body) and the ResNet-50 feature extractor."""
+"""The models a video run needs: GLoT (with its body) and its per-frame feature source.
+
+Two feature sources: the official GLoT reads SPIN's ResNet-50 features of person crops; the open
+default model (``checkpoints/open/``, no licensed file needed) reads MediaPipe's landmarks from
+the tracker (:mod:`glot.model.landmark_features`). :func:`load_bundle` uses the official weights
+when they are found and falls back to the open model otherwise; ``describe()`` says which.
+"""
 from __future__ import annotations
 
 import os
@@ -15,7 +21,8 @@ from ..device import resolve_device
 from ..model import GLoT
 from ..model.backbone import load_spin_backbone
 
-__all__ = ["ModelBundle", "load_bundle", "OFFICIAL_GLOT_NAMES", "find_glot_checkpoint"]
+__all__ = ["ModelBundle", "load_bundle", "OFFICIAL_GLOT_NAMES", "find_glot_checkpoint", "FEATURE_SOURCES",
+           "OPEN_MODEL_NAME"]
 
 CHECKPOINT_ENV = "GLOT_CHECKPOINT"
 # names of the released GLoT weights (any of them is used, in this order)
@@ -25,17 +32,30 @@ OFFICIAL_GLOT_NAMES = (
     "table1_h36m_mpii3d_weights.pth.tar",
     "glot.pth.tar",
 )
+FEATURE_SOURCES = ("resnet", "landmarks")  # crops -> SPIN ResNet-50 | PoseTrack -> landmark features
+OPEN_MODEL_NAME = "open default model (MediaPipe landmarks, open body)"
+MODEL_CHOICES = ("auto", "official", "open")
 
 
 @dataclass
 class ModelBundle:
-    """GLoT + backbone on one device, and where they came from."""
+    """GLoT + its feature source on one device, and where they came from.
+
+    ``feature_source == "resnet"``: ``backbone`` is SPIN's ResNet-50, fed with person crops;
+    ``"landmarks"``: ``backbone`` is None and features come from the MediaPipe track.
+    """
 
     glot: GLoT
-    backbone: nn.Module
+    backbone: nn.Module | None
     info: LoadedInfo
     backbone_path: str
     device: torch.device
+    feature_source: str = "resnet"
+    note: str = ""  # why this model was chosen (e.g. the official weights were not found)
+
+    @property
+    def is_open_model(self) -> bool:
+        return self.feature_source == "landmarks"
 
     @property
     def faces(self) -> torch.Tensor:
@@ -44,21 +64,29 @@ class ModelBundle:
 
     def frame_features(self, image: np.ndarray, box: np.ndarray, observation=None, bf16: bool | None = None
                        ) -> torch.Tensor:
-        """The static feature of one frame ``(F,)`` (for streams): crop ``box`` and run the backbone.
+        """The static feature ``(F,)`` of one frame (for streams).
 
-        ``observation`` (the tracker's :class:`~glot.video.track.PoseObservation`) is unused by
-        image features.
+        ResNet source: crop ``box`` from ``image`` and run the backbone. Landmark source: the
+        tracker's ``observation`` (:class:`~glot.video.track.PoseObservation`) through the same
+        featurizer as offline runs.
         """
+        box = np.asarray(box, np.float64)[None]
+        if self.is_open_model:
+            from ..model.landmark_features import landmark_features
+
+            o = observation
+            feat = landmark_features(o.landmarks[None], o.visibility[None], o.world[None], box)[0]
+            return torch.from_numpy(feat)
         from ..model.backbone import extract_features
         from ..video import crop_frames
 
-        crops = crop_frames([image], np.asarray(box, np.float64)[None])
+        crops = crop_frames([image], box)
         return extract_features(self.backbone, crops.images, batch_size=1, bf16=bf16)[0].cpu()
 
     def describe(self) -> dict[str, str]:
         cfg = self.info.config
-        return {
-            "model": "GLoT (official format)",
+        out = {
+            "model": OPEN_MODEL_NAME if self.is_open_model else "GLoT (official format)",
             "checkpoint": self.info.checkpoint,
             "body": self.info.body_source,
             "mean_params": self.info.mean_source,
@@ -67,6 +95,9 @@ class ModelBundle:
             "local_width": str(cfg.stride_short),
             "device": str(self.device),
         }
+        if self.note:
+            out["note"] = self.note
+        return out
 
 
 def find_glot_checkpoint(assets_dir: str | os.PathLike | None = None) -> Path:
@@ -92,10 +123,57 @@ def load_bundle(
     device: str | torch.device | None = None,
     spin_checkpoint: str | os.PathLike | None = None,
     config: str | os.PathLike | None = None,
+    model: str = "auto",
 ) -> ModelBundle:
-    """Load GLoT and SPIN's ResNet-50, locating missing paths with :mod:`glot.assets`."""
+    """Load GLoT and its feature source, locating missing paths with :mod:`glot.assets`.
+
+    Args:
+        model: ``"official"``: GLoT + SPIN's ResNet-50 (missing files raise
+            :class:`AssetNotFoundError`); ``"open"``: the open default model in ``checkpoints/open/``
+            (or ``checkpoint`` when given); ``"auto"``: official when its files are found, else open.
+            An explicit ``checkpoint`` of the open model (231-d landmark input) is recognised.
+    """
+    if model not in MODEL_CHOICES:
+        raise ValueError(f"model must be one of {MODEL_CHOICES}, got {model!r}")
     dev = resolve_device(device)
-    ckpt = Path(checkpoint) if checkpoint else find_glot_checkpoint(assets_dir)
+    if model == "open" or (checkpoint and _is_open_checkpoint(Path(checkpoint))):
+        return _load_open(checkpoint, dev)
+    try:
+        ckpt = Path(checkpoint) if checkpoint else find_glot_checkpoint(assets_dir)
+        if not checkpoint and _is_open_checkpoint(ckpt):  # $GLOT_CHECKPOINT may name the open model
+            return _load_open(ckpt, dev)
+        return _load_official(ckpt, assets_dir, dev, spin_checkpoint, config)
+    except AssetNotFoundError as exc:
+        if model == "official" or checkpoint:
+            raise
+        return _load_open(None, dev, note=f"official model files not found ({exc.name}); using the open model")
+
+
+def _is_open_checkpoint(path: Path) -> bool:
+    """The open model's file name, or a checkpoint config beside it that declares landmark input."""
+    from ..model.landmark_features import LANDMARK_FEATURE_DIM
+    from ..open_model.checkpoint import OPEN_CHECKPOINT, OPEN_CONFIG
+
+    if path.name == OPEN_CHECKPOINT:
+        return True
+    cfg = path.with_name(OPEN_CONFIG)
+    if cfg.is_file() and path.is_file():
+        import json
+
+        return json.loads(cfg.read_text()).get("feature_dim") == LANDMARK_FEATURE_DIM
+    return False
+
+
+def _load_open(checkpoint: str | os.PathLike | None, dev: torch.device, note: str = "") -> ModelBundle:
+    from ..open_model.checkpoint import load_open_glot
+
+    glot, info = load_open_glot(checkpoint, device=dev)
+    return ModelBundle(glot=glot, backbone=None, info=info, device=dev, feature_source="landmarks", note=note,
+                       backbone_path="MediaPipe Pose landmarks (glot.model.landmark_features)")
+
+
+def _load_official(ckpt: Path, assets_dir: str | os.PathLike | None, dev: torch.device,
+                   spin_checkpoint: str | os.PathLike | None, config: str | os.PathLike | None) -> ModelBundle:
     glot, info = load_glot(ckpt, config=config, assets_dir=assets_dir, device=dev, return_info=True)
     spin = Path(spin_checkpoint) if spin_checkpoint else find_asset("spin_model_checkpoint.pth.tar", assets_dir)
     backbone = load_spin_backbone(spin, device=dev)

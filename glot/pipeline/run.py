@@ -1,8 +1,9 @@
 """Video -> per-frame SMPL for both GLoT branches, with overlay video and exports.
 
 Three streaming passes over the clip (frames are never stored): (1) decode + track the person
-with MediaPipe; (2) decode + crop + ResNet-50 features; GLoT on every frame's window; (3) decode +
-render the side-by-side overlay. Results go to a temporary folder renamed when complete.
+with MediaPipe; (2) decode + crop + ResNet-50 features (skipped by the open model, whose features
+are the tracker's landmarks); GLoT on every frame's window; (3) decode + render the side-by-side
+overlay. Results go to a temporary folder renamed when complete.
 """
 from __future__ import annotations
 
@@ -20,10 +21,10 @@ import torch
 
 from .. import __version__
 from ..errors import GLoTError
+from ..model.landmark_features import track_features
 from ..render import (FINAL_COLOR, GLOBAL_COLOR, PANEL_LABELS, MeshRenderer, VideoWriter, hstack_panels,
                       sequence_to_animated_glb, write_frames_zip)
 from ..video import crop_frames, iter_frames, probe_video
-from ..video.decode import VideoError
 from .bundle import ModelBundle
 from .options import RunOptions
 from .regress import BranchResult, occlusion_mask, regress_frames
@@ -123,6 +124,44 @@ def run_video(
     return result
 
 
+def _crop_features(video: Path, options: RunOptions, bundle: ModelBundle, valid: np.ndarray, boxes: np.ndarray,
+                   n: int, total: int | None, progress: ProgressFn | None, timings: dict[str, float]) -> torch.Tensor:
+    """Pass 2 of the ResNet feature source: decode, crop the valid frames, ResNet-50: ``(N, 2048)``."""
+    feats = torch.empty((n, bundle.glot.cfg.feature_dim), dtype=torch.float32)
+    t_crop = t_feat = 0.0
+    batch_imgs: list[np.ndarray] = []
+    batch_rows: list[int] = []
+
+    def flush() -> None:
+        nonlocal t_crop, t_feat
+        if not batch_rows:
+            return
+        t1 = time.perf_counter()
+        crops = crop_frames(batch_imgs, boxes[batch_rows])
+        t2 = time.perf_counter()
+        from ..model.backbone import extract_features
+
+        feats[batch_rows] = extract_features(bundle.backbone, crops.images, batch_size=options.batch_size,
+                                             bf16=options.bf16).cpu()
+        t_crop += t2 - t1
+        t_feat += time.perf_counter() - t2
+        batch_imgs.clear()
+        batch_rows.clear()
+
+    t0 = time.perf_counter()
+    for fr in _frames(video, options):
+        if fr.index < n and valid[fr.index]:
+            batch_imgs.append(fr.image)
+            batch_rows.append(fr.index)
+            if len(batch_rows) >= options.batch_size:
+                flush()
+        _progress(progress, "features", fr.index + 1, total)
+    flush()
+    timings["decode"] = time.perf_counter() - t0 - t_crop - t_feat
+    timings["crop"], timings["features"] = t_crop, t_feat
+    return feats
+
+
 def _run(video: Path, info, tmp: Path, bundle: ModelBundle, options: RunOptions, T: int,
          progress: ProgressFn | None, preview) -> RunResult:
     from ..video.track import TrackerConfig, track_video
@@ -149,39 +188,13 @@ def _run(video: Path, info, tmp: Path, bundle: ModelBundle, options: RunOptions,
     results = {b: BranchResult.empty(n) for b in BRANCHES}
     frames_idx = np.flatnonzero(valid)
     if len(frames_idx):
-        # ---- pass 2: crops + features (valid frames only)
-        feats = torch.empty((n, bundle.glot.cfg.feature_dim), dtype=torch.float32)
-        t_crop = t_feat = 0.0
-        batch_imgs: list[np.ndarray] = []
-        batch_rows: list[int] = []
-
-        def flush() -> None:
-            nonlocal t_crop, t_feat
-            if not batch_rows:
-                return
-            t1 = time.perf_counter()
-            crops = crop_frames(batch_imgs, boxes[batch_rows])
-            t2 = time.perf_counter()
-            from ..model.backbone import extract_features
-
-            feats[batch_rows] = extract_features(bundle.backbone, crops.images, batch_size=options.batch_size,
-                                                 bf16=options.bf16).cpu()
-            t_crop += t2 - t1
-            t_feat += time.perf_counter() - t2
-            batch_imgs.clear()
-            batch_rows.clear()
-
-        t0 = time.perf_counter()
-        for fr in _frames(video, options):
-            if fr.index < n and valid[fr.index]:
-                batch_imgs.append(fr.image)
-                batch_rows.append(fr.index)
-                if len(batch_rows) >= options.batch_size:
-                    flush()
-            _progress(progress, "features", fr.index + 1, total)
-        flush()
-        timings["decode"] = time.perf_counter() - t0 - t_crop - t_feat
-        timings["crop"], timings["features"] = t_crop, t_feat
+        # ---- pass 2: per-frame features (crops + ResNet-50, or the tracker's landmarks)
+        if bundle.feature_source == "landmarks":
+            t0 = time.perf_counter()
+            feats = torch.from_numpy(track_features(track))  # (N, 231), no second decode
+            timings["features"] = time.perf_counter() - t0
+        else:
+            feats = _crop_features(video, options, bundle, valid, boxes, n, total, progress, timings)
 
         # ---- GLoT on every frame of every segment
         t0 = time.perf_counter()
@@ -265,6 +278,7 @@ def _run(video: Path, info, tmp: Path, bundle: ModelBundle, options: RunOptions,
         "seconds": {k: round(v, 3) for k, v in timings.items()},
         "device": str(bundle.device), "dtype": "float32",
         "backbone_bf16": bool(options.bf16) if options.bf16 is not None else "auto",
+        "feature_source": bundle.feature_source,
         "model": bundle.describe(), "versions": {"glot_studio": __version__, "torch": torch.__version__,
                                                 "python": platform.python_version()},
         "options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in options.to_dict().items()},

@@ -1,0 +1,61 @@
+"""Four ``gradio_client`` clients at once against the running app: each gets its own results."""
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from conftest import CARPHONE
+from test_app_server import running_app
+
+# (max frames, mask pattern, mask ratio, seed): different frame counts and seeds per client
+JOBS = [(8, "none", 0.0, 0), (12, "random", 0.5, 1), (16, "random", 0.5, 2), (10, "block", 0.3, 0)]
+
+
+def _run(url: str, job, out: dict, key: int) -> None:
+    from gradio_client import Client, handle_file
+
+    try:
+        n, pattern, ratio, seed = job
+        client = Client(url, verbose=False)
+        res = client.predict(handle_file(str(CARPHONE)), 16, 4, ratio, pattern, seed, "clamp", "fp32", "", n,
+                             api_name="/run")
+        frame = client.predict(n - 1, api_name="/frame")  # same client = same session
+        out[key] = (res, frame)
+    except Exception as err:  # reported by the test
+        out[key] = err
+
+
+def test_four_concurrent_clients(pipeline_assets, tmp_path):
+    out: dict = {}
+    with running_app(tmp_path, pipeline_assets) as url:
+        threads = [threading.Thread(target=_run, args=(url, job, out, k)) for k, job in enumerate(JOBS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=400)
+        session_dirs = sorted((tmp_path / "tmp").glob("glot-session-*"))
+    errors = {k: v for k, v in out.items() if isinstance(v, Exception)}
+    assert not errors and len(out) == 4, errors
+    assert len(session_dirs) == 4  # one temporary folder per client
+    files_seen = set()
+    for k, (n, pattern, ratio, seed) in enumerate(JOBS):
+        res, frame = out[k]
+        status, downloads = res[0], res[-1]  # the session state is not part of the API
+        assert f"{n} of {n} frames" in status
+        paths = {Path(p).name: Path(p) for p in downloads}
+        assert set(paths) == {"results.npz", "overlay.mp4", "meshes_global.zip", "meshes_final.zip", "summary.json"}
+        files_seen |= {str(p) for p in paths.values()}
+        r = np.load(paths["results.npz"])
+        assert r["frame_index"].tolist() == list(range(n))
+        s = json.loads(paths["summary.json"].read_text())
+        assert s["options"]["seed"] == seed and s["options"]["mask_pattern"] == pattern
+        glb, _, caption = frame
+        assert Path(glb).name == f"frame_{n - 1:06d}.glb" and f"frame {n - 1}" in caption
+    assert len(files_seen) == 4 * 5  # nobody got another's files
+    # the two random-mask clients used their own seeds: their first 12 frames differ
+    a = np.load(next(Path(p) for p in out[1][0][-1] if p.endswith("results.npz")))["global_pose"]
+    b = np.load(next(Path(p) for p in out[2][0][-1] if p.endswith("results.npz")))["global_pose"][:12]
+    assert not np.allclose(a, b, atol=1e-5)

@@ -1,0 +1,251 @@
+"""The app's handlers with the real pipeline on the carphone clip (official-format test weights)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from glot.app import handlers as h
+from glot.app.plots import acceleration_figure, branch_difference, difference_figure, heatmap_figure, joint_acceleration
+from glot.app.session import close_session, new_session
+from glot.app.viewer import read_frame, skeleton_bones
+from glot.assets import AssetNotFoundError
+from glot.video import iter_frames
+
+from conftest import CARPHONE
+
+N = 16  # frames per run: carphone is 176x144, 120 frames
+
+
+def _opts(**kw):
+    base = dict(window=16, local_width=4, mask_ratio=0.0, mask_pattern="none", seed=0, edge="clamp",
+                precision="fp32", person_box="", max_frames=N)
+    base.update(kw)
+    return h.check_video(CARPHONE, h.make_options(**base))
+
+
+def _run(bundle, session, **kw) -> h.RunView:
+    events = list(h.iter_run(CARPHONE, session, bundle, _opts(**kw)))
+    assert events[-1].kind == "done"
+    return events[-1].view
+
+
+@pytest.fixture(scope="module")
+def session():
+    s = new_session()
+    yield s
+    close_session(s)
+    assert not s.root.exists()
+
+
+@pytest.fixture(scope="module")
+def base(pipeline_bundle):
+    """The default run, in a session of its own (a session's next run deletes its last one)."""
+    s = new_session()
+    events = list(h.iter_run(CARPHONE, s, pipeline_bundle, _opts()))
+    view = events[-1].view
+    data = {k: np.load(view.files["results"])[k] for k in ("global_pose", "final_pose", "global_joints3d")}
+    yield events, view, data
+    close_session(s)
+
+
+def _pose(view: h.RunView, branch: str = "final") -> np.ndarray:
+    return np.load(view.files["results"])[f"{branch}_pose"]
+
+
+def test_run_reports_stages_preview_and_files(base):
+    events, view, _ = base
+    kinds = [e.kind for e in events]
+    assert kinds[-1] == "done" and "preview" in kinds
+    fr = [e.fraction for e in events if e.kind == "progress"]
+    assert fr == sorted(fr) and fr[0] < 0.3 and fr[-1] == 1.0
+    texts = " ".join(e.text for e in events if e.kind == "progress")
+    for stage in ("tracking", "features", "GLoT", "rendering"):
+        assert stage in texts
+    preview = next(e.image for e in events if e.kind == "preview")
+    assert preview.shape == (144, 3 * 176, 3)  # input | global | final at the clip's size
+    assert set(view.files) == {"results", "overlay", "meshes_global", "meshes_final", "summary"}
+    assert view.num_frames == N and view.valid.all() and view.image_size == (176, 144)
+
+
+def test_frame_view_changes_with_the_frame(pipeline_bundle, base):
+    _, view, _ = base
+    glb3, img3, cap3 = h.frame_view(pipeline_bundle, view, 3)
+    glb9, img9, cap9 = h.frame_view(pipeline_bundle, view, 9)
+    assert glb3 != glb9 and glb3.read_bytes()[:4] == b"glTF" and glb3.read_bytes() != glb9.read_bytes()
+    assert "frame 3" in cap3 and "frame 9" in cap9
+    plain = h.display_frame(CARPHONE, float(view.times[3]))
+    assert img3.shape == plain.shape == (589, 720, 3)  # 176 x 144 shown enlarged
+    # the joints are drawn where both branches' 2D joints project
+    drawn = np.abs(img3.astype(int) - plain.astype(int)).sum(-1) > 60
+    assert drawn.sum() > 300
+    s = 720 / 176
+    for b in ("global", "final"):
+        x, y = np.round(view.joints2d[b][3, 27] * s).astype(int)  # right hip
+        if 0 <= x < 720 and 0 <= y < 589:
+            assert drawn[max(0, y - 3):y + 4, max(0, x - 3):x + 4].any(), b
+    import trimesh
+
+    scene = trimesh.load(glb3, file_type="glb")
+    assert sorted(scene.geometry) == ["final", "global"]
+
+
+def test_read_frame_seeks_to_the_right_frame():
+    frames = {f.index: (f.time, f.image) for f in iter_frames(CARPHONE) if f.index in (0, 57, 119)}
+    for i, (t, img) in frames.items():
+        assert np.array_equal(read_frame(CARPHONE, t), img), i
+    small = read_frame(CARPHONE, frames[57][0], max_side=88)
+    assert small.shape == (72, 88, 3)
+
+
+def test_skeleton_from_parents():
+    from glot.body.joints import SMPL_PARENTS, SPIN_JOINT_NAMES
+
+    bones = {(SPIN_JOINT_NAMES[a], SPIN_JOINT_NAMES[b]) for a, b in skeleton_bones(np.array(SMPL_PARENTS))}
+    assert ("OP RElbow", "OP RWrist") in bones and ("OP LHip", "OP LKnee") in bones
+    assert ("OP MidHip", "OP Neck") in bones  # via the spine joints SPIN lacks
+    assert len(bones) == 13
+
+
+def test_acceleration_and_difference_numbers():
+    t = np.arange(6, dtype=np.float64)
+    x = np.zeros((6, 2, 3))
+    x[:, 0, 0] = 0.001 * t ** 2  # constant acceleration 2 mm/frame²
+    x[3] = np.nan  # a gap
+    acc = joint_acceleration(x)
+    assert np.isnan(acc[[0, 2, 3, 4, 5]]).all() and np.allclose(acc[1], [2.0, 0.0])
+    y = x + np.array([0.003, 0.004, 0.0])  # 5 mm apart
+    assert np.allclose(branch_difference(x, y)[[0, 1, 2, 4, 5]], 5.0)
+
+
+def test_figures_and_summary(base):
+    _, view, _ = base
+    j = view.joints3d
+    acc = acceleration_figure(j, view.occluded)
+    assert [tr.name for tr in acc.data] == ["global branch", "final (local-corrected)"]
+    expect = joint_acceleration(j["final"])[1:-1].mean(1)  # every frame has a person
+    assert np.allclose(np.asarray(acc.data[1].y, float)[1:-1], expect)
+    assert all("frame %{x}" in tr.hovertemplate for tr in acc.data)
+    heat = heatmap_figure(j)
+    assert np.asarray(heat.data[0].z).shape == (49, N)
+    diff = difference_figure(j)
+    assert np.allclose(np.asarray(diff.data[0].y, float), branch_difference(j["global"], j["final"]))
+    branch_rows, run_rows = h.summary_rows(view)
+    mean_final = expect.mean()
+    assert branch_rows[0][0].startswith("mean acceleration") and float(branch_rows[0][2]) == pytest.approx(mean_final, abs=0.06)
+    rows = dict(run_rows)
+    assert rows["frames with a person"] == str(N) and "seconds: features" in rows and "seconds: total" in rows
+
+
+def test_block_mask_changes_global_on_masked_frames_not_input(pipeline_bundle, session, base):
+    _, view0, data0 = base
+    view = _run(pipeline_bundle, session, mask_pattern="block", mask_ratio=0.25)
+    occ = view.occluded
+    assert np.flatnonzero(occ).tolist() == [6, 7, 8, 9]  # round(0.25 * 16) frames centred in 16
+    g = np.load(view.files["results"])["global_pose"]
+    changed = np.abs(g - data0["global_pose"]).max(1) > 1e-5
+    assert changed[occ].all()
+    # the input is untouched: the overlay's input panel equals the unmasked run's
+    import av
+
+    with av.open(str(view.files["overlay"])) as c:
+        first = next(c.decode(video=0)).to_ndarray(format="rgb24")[:, :176]
+    assert np.abs(first.astype(int) - read_frame(CARPHONE, 0.0).astype(int)).mean() < 6
+    assert acceleration_figure(view.joints3d, occ).layout.shapes  # masked frames shaded
+
+
+def test_runs_are_deterministic(pipeline_bundle, session, base):
+    """Same settings -> bit-identical results, so any difference below comes from the control."""
+    _, _, data0 = base
+    r = np.load(_run(pipeline_bundle, session).files["results"])
+    assert np.array_equal(r["global_pose"], data0["global_pose"]) and np.array_equal(r["final_pose"], data0["final_pose"])
+
+
+@pytest.mark.parametrize("change, changed", [
+    (dict(window=12), {"global", "final"}),
+    (dict(local_width=2), {"final"}),  # the global branch never sees w
+    (dict(edge="official"), {"global", "final"}),
+    (dict(precision="bf16"), {"global", "final"}),
+    (dict(mask_pattern="random", mask_ratio=0.5, seed=1), {"global", "final"}),
+])
+def test_each_control_changes_results(pipeline_bundle, session, base, change, changed):
+    _, _, data0 = base
+    view = _run(pipeline_bundle, session, **change)
+    r = np.load(view.files["results"])
+    for b in ("global", "final"):
+        assert r[f"{b}_pose"].shape == data0[f"{b}_pose"].shape
+        assert (not np.array_equal(r[f"{b}_pose"], data0[f"{b}_pose"])) == (b in changed), (change, b)
+    for k, v in change.items():
+        key = {"precision": "backbone_bf16"}.get(k)
+        assert (view.summary[key] if key else view.summary["options"][k]) == (True if v == "bf16" else v)
+    if "seed" in change:  # another seed draws another mask
+        other = _run(pipeline_bundle, session, **{**change, "seed": 2})
+        assert np.abs(_pose(other, "global") - r["global_pose"]).max() > 1e-4
+
+
+def test_max_frames_and_person_box(pipeline_bundle, session):
+    view = _run(pipeline_bundle, session, max_frames=9, person_box="40, 10, 150, 144")
+    assert view.num_frames == 9 and np.load(view.files["results"])["frame_index"].tolist() == list(range(9))
+    assert view.summary["options"]["focus_box"] == [95.0, 77.0, 110.0, 134.0]
+
+
+def test_options_validation():
+    assert h.parse_box("") is None and h.parse_box("10,20,30,60") == (20.0, 40.0, 20.0, 40.0)
+    with pytest.raises(h.InputError, match="x0, y0, x1, y1"):
+        h.parse_box("10, 20")
+    with pytest.raises(h.InputError, match="shorter than the local window"):
+        h.make_options(6, 4, 0, "none", 0, "clamp", "fp32", "", 0)
+    with pytest.raises(h.InputError, match="mask ratio"):
+        h.make_options(16, 4, 1.2, "none", 0, "clamp", "fp32", "", 0)
+    with pytest.raises(h.InputError, match="upload a video"):
+        h.check_video(None, h.make_options(16, 4, 0, "none", 0, "clamp", "fp32", "", 0))
+
+
+def test_limits(tmp_path, monkeypatch):
+    opts = h.make_options(16, 4, 0, "none", 0, "clamp", "fp32", "", 0)
+    assert h.check_video(CARPHONE, opts).max_frames == int(h.MAX_SECONDS * 29.97)
+    monkeypatch.setattr(h, "MAX_SECONDS", 2.0)
+    with pytest.raises(h.InputError, match="4 s long; the limit is 2 s"):
+        h.check_video(CARPHONE, opts)
+    assert h.check_video(CARPHONE, h.make_options(16, 4, 0, "none", 0, "clamp", "fp32", "", 30)).max_frames == 30
+    monkeypatch.setattr(h, "MAX_LONG_SIDE", 160)
+    with pytest.raises(h.InputError, match="176×144"):
+        h.check_video(CARPHONE, opts)
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("not a video")
+    from glot.video import VideoError
+
+    with pytest.raises(VideoError):
+        h.check_video(bad, opts)
+
+
+def test_model_cache_is_lazy_and_reports_missing_files(tmp_path, pipeline_assets, monkeypatch):
+    monkeypatch.delenv("GLOT_ASSETS", raising=False)
+    monkeypatch.delenv("GLOT_HF_REPO", raising=False)
+    calls = []
+
+    def loader(**kw):
+        calls.append(kw)
+        from glot.pipeline import load_bundle
+
+        return load_bundle(model="official", **kw)  # no fallback to the open model here
+
+    empty = h.ModelCache(assets_dir=tmp_path, device="cpu", loader=loader)
+    report = h.model_report(empty)
+    assert not calls and "Missing" in report and "GLoT weights" in report and "GLOT_ASSETS" in report
+    with pytest.raises(AssetNotFoundError, match="table1_3dpw_weights"):
+        empty.get()
+    full = h.ModelCache(assets_dir=pipeline_assets, device="cpu", loader=loader)
+    assert "All files found" in h.model_report(full)
+    b = full.get()
+    assert full.get() is b and len(calls) == 2
+    assert "Model loaded" in h.model_report(full) and "table1_3dpw_weights" in h.model_report(full)
+
+
+def test_session_keeps_only_the_latest_run(pipeline_bundle):
+    s = new_session()
+    a = _run(pipeline_bundle, s, max_frames=4)
+    b = _run(pipeline_bundle, s, max_frames=4)
+    assert not a.out_dir.exists() and b.out_dir.is_dir() and b.out_dir.parent == s.root
+    close_session(s)
+    assert not s.root.exists()
+    close_session(None)
