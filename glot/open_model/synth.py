@@ -47,9 +47,10 @@ class SynthConfig:
     vfov_deg: tuple[float, float] = (35.0, 75.0)
     noise_2d: tuple[float, float] = (0.005, 0.015)  # per-frame sd, share of body height
     bias_2d: float = 0.006  # per-sequence per-landmark sd, share of body height
-    shoulder_up: float = 0.017  # systematic offsets along the body's up direction, share of height
-    hip_up: float = 0.006
-    ankle_up: float = 0.007
+    shoulder_up: float = 0.0  # systematic offsets along the body's up direction, share of height (the open
+    # body's shoulder landmark vertices already sit ~2% above the joints, where MediaPipe puts them)
+    hip_up: float = 0.0
+    ankle_up: float = 0.005
     depth_keep: tuple[float, float] = (0.1, 0.6)  # world landmarks: share of true depth kept
     image_z_gain: tuple[float, float] = (0.3, 5.0)  # image landmarks' z: gain on true depth (log-uniform;
     # MediaPipe's z is far larger than the true depth on close upper-body shots)
