@@ -41,7 +41,19 @@ class StreamOptions:
 
 
 @dataclass
-class StreamFrame:
+class _FrameData:
+    """What the tracker gave for one frame."""
+
+    index: int
+    time: float
+    box: np.ndarray
+    landmarks: np.ndarray
+    visibility: np.ndarray
+    world: np.ndarray
+
+
+@dataclass
+class StreamFrame(_FrameData):
     """One emitted prediction.
 
     index/time: the predicted frame; box ``(4,)``; ``global_``/``final``: one-row
@@ -49,12 +61,6 @@ class StreamFrame:
     compute_ms: time spent in :meth:`OnlineRunner.push` for the frame that triggered it.
     """
 
-    index: int
-    time: float
-    box: np.ndarray
-    landmarks: np.ndarray
-    visibility: np.ndarray
-    world: np.ndarray
     global_: BranchResult
     final: BranchResult
     latency_frames: int
@@ -62,13 +68,7 @@ class StreamFrame:
 
 
 @dataclass
-class _Item:
-    index: int
-    time: float
-    box: np.ndarray
-    landmarks: np.ndarray
-    visibility: np.ndarray
-    world: np.ndarray
+class _Item(_FrameData):
     feature: torch.Tensor
 
 
