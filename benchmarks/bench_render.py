@@ -1,6 +1,7 @@
 """Benchmark the CPU mesh renderer: ms per 640x480 frame for an SMPL-sized mesh (incl. blending).
 
 Usage: ``python benchmarks/bench_render.py [--frames 60] [--save out.png]``
+Also times the GLB writers (``mesh_to_glb``, ``pair_to_glb``) on the same mesh.
 The mesh is :func:`glot.render.synthetic.person_mesh` (6,890 vertices, 13,776 faces), scaled to
 cover half the frame height and turned a little every frame.
 """
@@ -48,6 +49,17 @@ def main() -> None:
         n_pix = int(renderer.render_mask(verts, orig_cam).sum())
         print(f"render({'smooth' if smooth else 'flat'}): median {np.median(ms):.1f} ms, "
               f"mean {ms.mean():.1f} ms, p90 {np.percentile(ms, 90):.1f} ms  ({n_pix} mesh pixels)")
+    # GLB export (the app writes one per frame and branch; the viewer one pair per frame)
+    from glot.render import mesh_to_glb, pair_to_glb
+
+    for label, fn in (("mesh_to_glb", lambda v: mesh_to_glb(v, faces)),
+                      ("pair_to_glb", lambda v: pair_to_glb(v, v, faces))):
+        times = []
+        for i in range(min(args.frames, 30)):
+            t0 = time.perf_counter()
+            size = len(fn(verts @ _rot_y(0.05 * i).T))
+            times.append(time.perf_counter() - t0)
+        print(f"{label}: median {np.median(times) * 1e3:.1f} ms per file ({size / 1e3:.0f} kB)")
     if args.save:
         import cv2
 

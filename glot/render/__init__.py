@@ -1,7 +1,7 @@
 """Rendering and export: CPU mesh renderer, overlay panels, streaming mp4 writer, GLB export.
 
-Depends only on numpy, OpenCV, PyAV, trimesh and :mod:`glot.camera`; knows nothing of the
-model, video stages or app.
+Depends only on numpy, OpenCV, PyAV and :mod:`glot.camera` (GLB files are written directly);
+knows nothing of the model, video stages or app.
 """
 from glot.render.colors import FINAL_COLOR, GLOBAL_COLOR, to_rgb01
 from glot.render.glb import mesh_to_glb, pair_to_glb, sequence_to_animated_glb, to_gltf_frame, write_frames_zip

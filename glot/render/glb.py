@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
-import trimesh
 
 from glot.render.colors import FINAL_COLOR, GLOBAL_COLOR, Color, to_rgb01
 from glot.render.mesh_renderer import vertex_normals
@@ -36,18 +35,6 @@ def to_gltf_frame(verts: np.ndarray) -> np.ndarray:
     return np.asarray(verts, dtype=np.float32) * _GLTF_FROM_CAMERA
 
 
-def _material(color: Color, name: str) -> trimesh.visual.material.PBRMaterial:
-    rgba = np.append(to_rgb01(color), 1.0)
-    return trimesh.visual.material.PBRMaterial(name=name, baseColorFactor=rgba, metallicFactor=0.0,
-                                               roughnessFactor=0.8)
-
-
-def _trimesh(verts: np.ndarray, faces: np.ndarray, color: Color, name: str) -> trimesh.Trimesh:
-    mesh = trimesh.Trimesh(vertices=to_gltf_frame(verts), faces=np.asarray(faces, dtype=np.int64), process=False)
-    mesh.visual = trimesh.visual.TextureVisuals(material=_material(color, name))
-    return mesh
-
-
 def mesh_to_glb(verts: np.ndarray, faces: np.ndarray, color: Color = FINAL_COLOR) -> bytes:
     """One mesh as GLB bytes.
 
@@ -58,9 +45,7 @@ def mesh_to_glb(verts: np.ndarray, faces: np.ndarray, color: Color = FINAL_COLOR
     Returns:
         GLB file contents (glTF frame, smooth vertex normals included).
     """
-    scene = trimesh.Scene()
-    scene.add_geometry(_trimesh(verts, faces, color, "body"), geom_name="body", node_name="body")
-    return scene.export(file_type="glb", include_normals=True)
+    return _static_glb([("body", to_gltf_frame(verts), color)], faces)
 
 
 def pair_to_glb(verts_a: np.ndarray, verts_b: np.ndarray, faces: np.ndarray,
@@ -81,12 +66,12 @@ def pair_to_glb(verts_a: np.ndarray, verts_b: np.ndarray, faces: np.ndarray,
         GLB bytes with two named nodes.
     """
     centre = np.asarray(verts_a, dtype=np.float32).mean(0)
-    scene = trimesh.Scene()
+    parts = []
     for verts, color, name, sign in ((verts_a, colors[0], names[0], -1.0), (verts_b, colors[1], names[1], 1.0)):
         v = np.asarray(verts, dtype=np.float32) - centre
         v[:, 0] += sign * offset / 2.0
-        scene.add_geometry(_trimesh(v, faces, color, name), geom_name=name, node_name=name)
-    return scene.export(file_type="glb", include_normals=True)
+        parts.append((name, to_gltf_frame(v), color))
+    return _static_glb(parts, faces)
 
 
 def write_frames_zip(path: str | Path, verts_seq: Iterable[np.ndarray], faces: np.ndarray,
@@ -150,6 +135,39 @@ def _pack_glb(gltf: dict, binary: bytes) -> bytes:
                      struct.pack("<I4s", len(binary), b"BIN\0"), binary])
 
 
+def _pbr(color: Color, name: str) -> dict:
+    rgba = np.append(to_rgb01(color), 1.0).tolist()
+    return {"name": name, "pbrMetallicRoughness": {"baseColorFactor": rgba, "metallicFactor": 0.0,
+                                                   "roughnessFactor": 0.8}}
+
+
+def _static_glb(parts: Sequence[tuple[str, np.ndarray, Color]], faces: np.ndarray) -> bytes:
+    """Meshes sharing ``faces`` as one GLB: a named node, mesh and material per part.
+
+    Args:
+        parts: ``[(name, (V, 3) glTF-frame vertices, colour), ...]``.
+        faces: ``(F, 3)`` vertex indices.
+    Returns:
+        GLB bytes with positions (min/max), smooth vertex normals and one shared index buffer.
+    """
+    faces = np.asarray(faces, dtype=np.int64)
+    b = _BinBuilder()
+    idx = b.add(faces.astype(np.uint32).reshape(-1), "SCALAR", target=34963)
+    meshes, nodes, materials = [], [], []
+    for i, (name, verts, color) in enumerate(parts):
+        v = np.ascontiguousarray(verts, dtype=np.float32)
+        attrs = {"POSITION": b.add(v, "VEC3", target=34962, minmax=True),
+                 "NORMAL": b.add(vertex_normals(v.astype(np.float64), faces).astype(np.float32), "VEC3", 34962)}
+        meshes.append({"name": name, "primitives": [{"attributes": attrs, "indices": idx, "material": i}]})
+        nodes.append({"name": name, "mesh": i})
+        materials.append(_pbr(color, name))
+    gltf = {"asset": {"version": "2.0", "generator": "glot.render.glb"}, "scene": 0,
+            "scenes": [{"nodes": list(range(len(parts)))}], "nodes": nodes, "meshes": meshes,
+            "materials": materials, "buffers": [{"byteLength": b.length}], "bufferViews": b.views,
+            "accessors": b.accessors}
+    return _pack_glb(gltf, b"".join(b.chunks))
+
+
 def sequence_to_animated_glb(verts_seq: np.ndarray, faces: np.ndarray, fps: float,
                              color: Color = FINAL_COLOR, include_normals: bool = True) -> bytes:
     """An animated GLB: one node per frame, shown in turn by a STEP scale animation.
@@ -172,7 +190,6 @@ def sequence_to_animated_glb(verts_seq: np.ndarray, faces: np.ndarray, fps: floa
     dt = 1.0 / float(fps)
     b = _BinBuilder()
     idx = b.add(faces.astype(np.uint32).reshape(-1), "SCALAR", target=34963)
-    rgba = np.append(to_rgb01(color), 1.0).tolist()
     meshes, nodes, samplers, channels = [], [], [], []
     for i, verts in enumerate(verts_seq):
         v = to_gltf_frame(verts)
@@ -195,8 +212,7 @@ def sequence_to_animated_glb(verts_seq: np.ndarray, faces: np.ndarray, fps: floa
         "scenes": [{"nodes": [n]}],
         "nodes": nodes,
         "meshes": meshes,
-        "materials": [{"name": "body", "pbrMetallicRoughness": {"baseColorFactor": rgba, "metallicFactor": 0.0,
-                                                                  "roughnessFactor": 0.8}}],
+        "materials": [_pbr(color, "body")],
         "animations": [{"name": "play", "samplers": samplers, "channels": channels}],
         "buffers": [{"byteLength": b.length}],
         "bufferViews": b.views,
