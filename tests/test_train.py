@@ -184,6 +184,51 @@ def test_training_lowers_the_loss(tmp_path, smpl_assets, db_file):
     assert after < 0.8 * before, (before, after)
 
 
+def test_chained_windows_unfold_and_score_frame_to_frame_motion(smpl_assets, db_file):
+    from glot.model.outputs import BodyOutput
+    from glot.train.losses import chain_losses, unfold_chain
+
+    K, T = 4, 8
+    ds = SequenceDataset(read_database(db_file), T + K - 1, kind="3dpw")  # 11-frame chained samples
+    chain = {k: torch.stack([ds[i][k] for i in range(len(ds))]) for k in ds[0]}
+    B = len(ds)
+    w = unfold_chain(chain, T)
+    assert w["features"].shape == (B * K, T, F)
+    for b, k in ((0, 0), (1, 3), (B - 1, 2)):
+        assert torch.equal(w["kp_3d"][b * K + k], chain["kp_3d"][b, k:k + T])
+    cfg = LossConfig(chain_vel_3d=1.0, chain_accel_3d=1.0, chain_accel_2d=1.0)
+
+    def final_from(j3: torch.Tensor, j2: torch.Tensor) -> BodyOutput:
+        """A final branch whose 3 output frames are windows' frames T//2-1..T//2+1."""
+        z = torch.zeros(B * K, 3, 1)
+        return BodyOutput(theta=z, verts=None, kp_2d=j2, kp_3d=j3, rotmat=z, pose6d=z, betas=z, cam=z)
+
+    exact = final_from(w["kp_3d"][:, T // 2 - 1:T // 2 + 2], w["kp_2d"][:, T // 2 - 1:T // 2 + 2, :, :2])
+    terms = chain_losses(exact, chain, cfg)
+    assert set(terms) == {"chain_vel_3d", "chain_accel_3d", "chain_accel_2d"}
+    assert all(float(v) < 1e-12 for v in terms.values())
+    # a constant offset per sample keeps the motion; per-window jitter does not
+    shifted = final_from(exact.kp_3d + 0.3, exact.kp_2d + 0.2)
+    assert all(float(v) < 1e-10 for v in chain_losses(shifted, chain, cfg).values())
+    jitter = torch.randn(B * K, 1, 1, 1, generator=torch.Generator().manual_seed(0)) * 0.05
+    noisy = final_from(exact.kp_3d + jitter * torch.arange(49.0)[:, None] / 49, exact.kp_2d + jitter)
+    assert all(float(v) > 1e-6 for v in chain_losses(noisy, chain, cfg).values())
+    assert chain_losses(noisy, chain, LossConfig()) == {}  # weights 0: no terms
+
+
+def test_chained_training_steps_log_the_chain_terms(tmp_path, smpl_assets, db_file):
+    with pytest.raises(ValueError, match="chain"):
+        tiny_cfg(tmp_path, smpl_assets, db_file, chain=2)
+    cfg = tiny_cfg(tmp_path, smpl_assets, db_file, chain=3, chain_batch=2,
+                   loss={"chain_accel_3d": 300.0, "chain_vel_3d": 100.0})
+    tr = Trainer(cfg)
+    assert tr.streams["3d"].dataset.seqlen == 8 and tr.streams["chain"].dataset.seqlen == 10  # T, T + K - 1
+    res = tr.fit()
+    rows = (Path(cfg.output_dir) / "train_log.csv").read_text().splitlines()
+    assert "chain_accel_3d" in rows[0] and "chain_vel_3d" in rows[0] and len(rows) == 5
+    assert all(np.isfinite(res.losses))
+
+
 # ---------------------------------------------------------------------------- loop, resume, export
 def test_resume_continues_identically(tmp_path, smpl_assets, db_file):
     db = read_database(db_file)

@@ -60,6 +60,10 @@ class TrainConfig:
     # low-latency training (streaming): frames more than this many after the centre are replaced
     # by that frame, as the online runner's live edge does (None = full centred windows)
     future_frames: int | None = None
+    # ours: besides the batch, chain_batch samples of K = chain consecutive windows (T + K - 1 frames
+    # of the 3D data) run as at inference, for the loss's chain_* terms (1 = off, the official loss)
+    chain: int = 1
+    chain_batch: int = 4
     epochs: int = 50  # TRAIN.END_EPOCH
     iters_per_epoch: int = 1000  # TRAIN.NUM_ITERS_PER_EPOCH
     lr: float = 1e-4  # TRAIN.GEN_LR (peak)
@@ -84,6 +88,10 @@ class TrainConfig:
             raise ValueError("batch_size, epochs and iters_per_epoch must be >= 1")
         if not 0 <= self.warmup_epochs < self.epochs:
             raise ValueError(f"warmup_epochs ({self.warmup_epochs}) must be in [0, epochs={self.epochs})")
+        if self.chain < 1 or self.chain == 2 or self.chain_batch < 1:
+            raise ValueError("chain must be 1 (off) or at least 3 consecutive windows; chain_batch >= 1")
+        if self.chain > 1 and self.future_frames is not None:
+            raise ValueError("chain and future_frames cannot be combined")
 
     @property
     def batch_split(self) -> tuple[int, int]:

@@ -9,6 +9,12 @@ For each branch the loss is
   to the SMPL-parameter terms, ``"none"`` disables it;
 * local branch: the 3 centre frames ``T//2 - 1 .. T//2 + 1``, no mask.
 
+Optional (ours, off by default): with chained samples (``T + K - 1`` frames cut into ``K``
+consecutive windows, :func:`unfold_chain`, run as at inference), :func:`chain_losses` compares the
+velocity and acceleration of the final branch's centre frames across the ``K`` windows with the
+ground truth: the frame-to-frame jitter of sliding-window inference, which the per-window terms
+never see.
+
 Each term is a mean over the frames that carry that supervision (official reductions: the mask
 multiplies, it does not renormalise). Keypoints are SPIN's 49; the 3D terms use the 14 LSP joints
 (25..38), pelvis-aligned for positions. The pose term compares rotation matrices.
@@ -23,7 +29,7 @@ import torch
 from ..geometry import axis_angle_to_rotmat
 from ..model.outputs import BodyOutput, GLoTOutput
 
-__all__ = ["LossConfig", "GLoTLoss", "branch_losses"]
+__all__ = ["LossConfig", "GLoTLoss", "branch_losses", "chain_losses", "unfold_chain"]
 
 LSP = slice(25, 39)
 
@@ -40,6 +46,12 @@ class LossConfig:
     vel_3d: float = 100.0  # LOSS.vel_or_accel_3d_weight
     use_accel: bool = False  # LOSS.use_accel: second differences instead of first
     global_mask: str = "all"  # "all" (official) | "params" | "none"
+    # ours (0 = official): the final branch's centre frames of K consecutive windows
+    # (``TrainConfig.chain = K > 1``) against the ground truth's velocity / acceleration, the
+    # frame-to-frame behaviour that sliding-window inference produces
+    chain_vel_3d: float = 0.0
+    chain_accel_3d: float = 0.0
+    chain_accel_2d: float = 0.0
 
     def __post_init__(self) -> None:
         if self.global_mask not in ("all", "params", "none"):
@@ -150,3 +162,58 @@ class GLoTLoss:
         terms.update({f"{k}_local": v for k, v in branch_losses(out.final, centre, self.cfg).items()})
         total = torch.stack(list(terms.values())).sum()
         return total, terms
+
+
+def unfold_chain(batch: Mapping[str, torch.Tensor], seqlen: int) -> dict[str, torch.Tensor]:
+    """Cut chained samples ``(B, T + K - 1, ...)`` into ``K`` consecutive windows each:
+    ``(B * K, T, ...)`` (window ``k`` of sample ``b`` at row ``b * K + k``, starting at frame ``k``)."""
+    out = {}
+    for k, v in batch.items():
+        B, L = v.shape[:2]
+        w = v.unfold(1, seqlen, 1)  # (B, K, *rest, T)
+        w = w.movedim(-1, 2)  # (B, K, T, *rest)
+        out[k] = w.reshape(B * (L - seqlen + 1), seqlen, *v.shape[2:])
+    return out
+
+
+def _accel(x: torch.Tensor) -> torch.Tensor:
+    """Second difference along dim 1: ``(B, K, ...)`` -> ``(B, K - 2, ...)``."""
+    return x[:, 2:] - 2 * x[:, 1:-1] + x[:, :-2]
+
+
+def chain_losses(final: BodyOutput, chain: Mapping[str, torch.Tensor], cfg: LossConfig) -> dict[str, torch.Tensor]:
+    """Cross-window terms of the final branch (weights applied; only the non-zero ones).
+
+    Args:
+        final: the final branch on the :func:`unfold_chain` windows of ``chain``: ``(B * K, ...)``
+            (inference: the centre frame) or ``(B * K, 3, ...)`` (training: frames ``T//2 - 1 ..
+            T//2 + 1``; the middle one is used).
+        chain: the chained samples before unfolding: ``kp_2d (B, T + K - 1, 49, 3)``,
+            ``kp_3d (B, T + K - 1, 49, 3)``, ``w_3d (B, T + K - 1)``.
+    Returns:
+        ``{chain_vel_3d, chain_accel_3d, chain_accel_2d}``: mean squared error between predicted and
+        true first / second differences of the ``K`` centre frames (3D: 14 LSP joints, pelvis-aligned,
+        samples whose centre frames all carry 3D; 2D: confidence of the middle frame).
+    """
+    B, L = chain["kp_3d"].shape[:2]
+    K = final.kp_3d.shape[0] // B
+    if K < 3:
+        raise ValueError("chain losses need at least 3 consecutive windows")
+    T = L - K + 1
+    centre = slice(T // 2, T // 2 + K)
+    out: dict[str, torch.Tensor] = {}
+    kp3, kp2 = (final.kp_3d[:, 1], final.kp_2d[:, 1]) if final.kp_3d.dim() == 4 else (final.kp_3d, final.kp_2d)
+    p3 = _pelvis_align(kp3[:, LSP].reshape(B * K, 14, 3)).reshape(B, K, 14, 3)
+    g3 = _pelvis_align(chain["kp_3d"][:, centre, LSP, :3].reshape(B * K, 14, 3)).reshape(B, K, 14, 3)
+    rows = chain["w_3d"][:, centre].bool().all(1)  # (B,)
+    if cfg.chain_vel_3d:
+        err = ((p3[:, 1:] - p3[:, :-1]) - (g3[:, 1:] - g3[:, :-1])) ** 2
+        out["chain_vel_3d"] = cfg.chain_vel_3d * _rows_mean(err, rows, None)
+    if cfg.chain_accel_3d:
+        out["chain_accel_3d"] = cfg.chain_accel_3d * _rows_mean((_accel(p3) - _accel(g3)) ** 2, rows, None)
+    if cfg.chain_accel_2d:
+        p2 = kp2.reshape(B, K, -1, 2)
+        g2, conf = chain["kp_2d"][:, centre, :, :2], chain["kp_2d"][:, centre, :, 2]
+        err2 = conf[:, 1:-1, :, None] * (_accel(p2) - _accel(g2)) ** 2
+        out["chain_accel_2d"] = cfg.chain_accel_2d * err2.mean()
+    return out

@@ -30,7 +30,7 @@ from ..model.glot import GLoT
 from .config import DataSource, TrainConfig
 from .data import SequenceDataset, collate_mixed, read_database
 from .evaluation import evaluate_database
-from .losses import GLoTLoss
+from .losses import GLoTLoss, chain_losses, unfold_chain
 from .schedule import cosine_warmup_lr
 
 __all__ = ["build_model", "BatchStream", "Trainer", "TrainResult", "CHECKPOINT_FORMAT", "load_training_checkpoint"]
@@ -131,7 +131,7 @@ class Trainer:
     def __init__(self, cfg: TrainConfig, train_2d: Dataset | None = None, train_3d: Dataset | None = None,
                  eval_db: dict[str, Any] | None = None, eval_dataset: str | None = None,
                  model: GLoT | None = None, rank: int = 0, world: int = 1,
-                 device: str | torch.device | None = None) -> None:
+                 device: str | torch.device | None = None, train_chain: Dataset | None = None) -> None:
         self.cfg, self.rank, self.world = cfg, rank, world
         self.device = resolve_device(device if device is not None else cfg.device)
         self.out_dir = Path(cfg.output_dir)
@@ -165,6 +165,13 @@ class Trainer:
             self.streams["2d"] = BatchStream(ds2, n2d, seed, rank, world, cfg.num_workers)
         if n3d:
             self.streams["3d"] = BatchStream(ds3, n3d, seed + 1, rank, world, cfg.num_workers)
+        if cfg.chain > 1:
+            if world > 1:
+                raise ValueError("the chain terms run a second forward per step: single-process training only")
+            dsc = train_chain if train_chain is not None else self._concat(cfg.train_3d, cfg.chain - 1)
+            if dsc is None:
+                raise ValueError("chain > 1 needs 3D training data (train_3d or train_chain)")
+            self.streams["chain"] = BatchStream(dsc, cfg.chain_batch, seed + 2, rank, world, cfg.num_workers)
 
         self.eval_db, self.eval_dataset = eval_db, eval_dataset
         if self.eval_db is None and cfg.eval_db is not None and rank == 0:
@@ -179,11 +186,11 @@ class Trainer:
         p = Path(src.path)
         return p if p.is_absolute() or not self.cfg.db_dir else Path(self.cfg.db_dir) / p
 
-    def _concat(self, sources: tuple[DataSource, ...]) -> Dataset | None:
+    def _concat(self, sources: tuple[DataSource, ...], extra_frames: int = 0) -> Dataset | None:
         if not sources:
             return None
-        sets = [SequenceDataset.from_file(self._path(s), self.cfg.model.seqlen, overlap=self.cfg.overlap,
-                                          future_frames=self.cfg.future_frames,
+        sets = [SequenceDataset.from_file(self._path(s), self.cfg.model.seqlen + extra_frames, overlap=self.cfg.overlap,
+                                          future_frames=None if extra_frames else self.cfg.future_frames,
                                           kind=s.kind, smpl=s.smpl) for s in sources]
         for s in sets:
             if s.feature_dim != self.cfg.model.feature_dim:
@@ -195,20 +202,37 @@ class Trainer:
         parts = [next(self.streams[k]) if k in self.streams else None for k in ("2d", "3d")]
         return {k: v.to(self.device) for k, v in collate_mixed(*parts).items()}
 
+    def _next_chain(self) -> dict[str, torch.Tensor] | None:
+        if "chain" not in self.streams:
+            return None
+        return {k: v.to(self.device) for k, v in next(self.streams["chain"]).items()}
+
     # ------------------------------------------------------------------ steps
     def lr_at(self, epoch: int, it: int = 0) -> float:
         cfg = self.cfg
         e = epoch + (it / cfg.iters_per_epoch if cfg.lr_per_iteration else 0.0)
         return cosine_warmup_lr(e, cfg.epochs, cfg.lr, cfg.lr * cfg.min_lr_ratio, cfg.warmup_epochs)
 
-    def train_step(self, batch: dict[str, torch.Tensor]) -> tuple[float, dict[str, float]]:
-        """One optimisation step on ``batch`` (``(B, T, ...)`` tensors). Returns the loss values."""
+    def train_step(self, batch: dict[str, torch.Tensor], chain: dict[str, torch.Tensor] | None = None
+                   ) -> tuple[float, dict[str, float]]:
+        """One optimisation step on ``batch`` (``(B, T, ...)`` tensors) and, when given, chained
+        samples ``chain`` (``(C, T + K - 1, ...)``: the loss's ``chain_*`` terms on the final branch of
+        their ``K`` consecutive windows, run as at inference). Returns the loss values."""
         self.net.train()
         B, T = batch["features"].shape[:2]
         noise = torch.rand(B, T, generator=self.mask_gen).to(self.device)
         out = self.net(batch["features"], is_train=True, mask_noise=noise, need_verts=False,
                        need_global_verts=False)
         total, terms = self.criterion(out, batch)
+        if chain is not None:  # inference behaviour: no masking, no dropout, one centre frame per window
+            windows = unfold_chain(chain, self.cfg.model.seqlen)
+            self.net.eval()
+            final = self.net(windows["features"], need_verts=False, need_global_verts=False).final
+            self.net.train()
+            extra = chain_losses(final, chain, self.cfg.loss)
+            if extra:
+                total = total + torch.stack(list(extra.values())).sum()
+                terms = {**terms, **extra}
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         if self.cfg.grad_clip:
@@ -304,7 +328,7 @@ class Trainer:
                 for g in self.optimizer.param_groups:
                     g["lr"] = lr
                 t0 = time.perf_counter()
-                total, terms = self.train_step(self._next_batch())
+                total, terms = self.train_step(self._next_batch(), self._next_chain())
                 times.append(time.perf_counter() - t0)
                 result.losses.append(total)
                 self._log_row("train_log.csv", {"step": self.step, "epoch": epoch + 1, "lr": lr, "loss": total, **terms})
