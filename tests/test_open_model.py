@@ -39,6 +39,20 @@ def test_checkpoint_is_small_and_self_describing():
     assert (OPEN_DIR / "MODEL_CARD.md").is_file()
 
 
+def test_training_command_defaults_are_the_shipped_recipe():
+    """``python -m glot.open_model.train`` with no options re-makes the shipped checkpoint: its
+    defaults must equal the recipe recorded beside the weights (folders aside)."""
+    from dataclasses import asdict
+
+    from glot.open_model.train import OpenTrainConfig
+
+    shipped = json.loads((OPEN_DIR / "train_meta.json").read_text())["recipe"]
+    ours = json.loads(json.dumps(asdict(OpenTrainConfig())))
+    for k in ("work_dir", "out_dir", "threads"):
+        shipped.pop(k, None), ours.pop(k, None)
+    assert ours == shipped
+
+
 def test_shipped_checkpoint_reproduces_recorded_outputs(no_assets):
     model, info = load_open_glot(device="cpu")
     assert info.body_source.startswith("checkpoint") and model.body.num_verts > 6890 // 2
@@ -153,3 +167,29 @@ def test_retargeted_clips():
     _, mlm, _ = poser(np.zeros(10), mrot)
     # the mirror image of the left ankle is the right ankle
     np.testing.assert_allclose(mlm[:, 28] * [-1, 1, 1], lm[:, 27], atol=0.03)
+
+
+def test_training_command_runs_both_stages(tmp_path):
+    """The recipe end to end at toy size: stage 1 with the cross-window terms, the polish stage from
+    its export, one record of both, a checkpoint the loader takes."""
+    from glot.open_model.data import DataConfig
+    from glot.open_model.train import OpenTrainConfig, PolishConfig, train_recipe
+    from glot.train.losses import LossConfig
+
+    chain = LossConfig(chain_vel_3d=300.0, chain_accel_3d=1000.0, chain_accel_2d=30.0)
+    cfg = OpenTrainConfig(data=DataConfig(sequences=12), epochs=2, iters_per_epoch=2, batch_size=4, chain=6,
+                          chain_batch=2, loss=chain, polish=PolishConfig(epochs=1, iters_per_epoch=2, loss=chain),
+                          work_dir=str(tmp_path / "work"), out_dir=str(tmp_path / "out"))
+    path = train_recipe(cfg)
+    meta = json.loads((tmp_path / "out" / "train_meta.json").read_text())
+    first = tmp_path / "work" / "stage1" / "open_glot.pth.tar"
+    assert [st["steps"] for st in meta["stages"]] == [4, 2] and meta["steps"] == 6
+    assert meta["stages"][1]["stage"]["init"] == str(first) and meta["stages"][1]["stage"]["lr"] == cfg.polish.lr
+    assert meta["recipe"]["polish"]["epochs"] == 1
+    log = (tmp_path / "work" / "train_log.csv").read_text().splitlines()
+    assert "chain_accel_3d" in log[0] and len(log) == 5
+    a, _ = load_open_glot(first, device="cpu")
+    b, _ = load_open_glot(path, device="cpu")
+    assert (tmp_path / "out" / REFERENCE_IO).is_file()
+    wa, wb = a.state_dict(), b.state_dict()
+    assert any(not torch.equal(wa[k], wb[k]) for k in wa if wa[k].is_floating_point())

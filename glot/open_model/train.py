@@ -1,16 +1,18 @@
 """Train the open default model: ``python -m glot.open_model.train [--epochs E --iters-per-epoch I ...]``.
 
 One seeded command: generates the synthetic data (``glot.open_model.data``), trains a small GLoT on
-landmark features with :class:`glot.train.Trainer` (official losses, masking and schedule), and
-writes ``checkpoints/open/open_glot.pth.tar`` + ``open_glot.json`` (+ ``train_meta.json``).
-A longer run with the same recipe: raise ``--epochs`` / ``--iters-per-epoch`` / ``--sequences``.
+landmark features with :class:`glot.train.Trainer` (official losses, masking and schedule, plus the
+cross-window terms of ``glot.train.losses.chain_losses``), optionally polishes it in a short
+second stage, and writes ``checkpoints/open/open_glot.pth.tar`` + ``open_glot.json`` (+
+``train_meta.json``, ``reference_io.npz``). A longer run with the same recipe: raise ``--epochs`` /
+``--iters-per-epoch`` / ``--sequences``.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,13 +28,25 @@ from .checkpoint import OPEN_DIR, export_open_checkpoint, load_open_glot, write_
 from ..checkpoint import SMPL_PREFIXES
 from .data import DataConfig, joint_body, make_heldout_sequences, make_training_arrays, open_body_and_poser
 
-__all__ = ["OPEN_MODEL_CONFIG", "OpenTrainConfig", "train_open_model", "main"]
+__all__ = ["OPEN_MODEL_CONFIG", "OpenTrainConfig", "PolishConfig", "train_recipe",
+           "polish_open_model", "train_open_model", "main"]
 
 # the shipped architecture: GLoT after its input, smaller than the official 512/256 widths
 OPEN_MODEL_CONFIG = GLoTConfig(seqlen=16, n_layers=2, d_model=256, num_head=8, short_n_layers=2,
                                short_d_model=128, short_num_head=8, stride_short=4,
                                feature_dim=LANDMARK_FEATURE_DIM, ktd_slice="joint", drop_path_r=0.1,
                                short_drop_path_r=0.1)
+
+
+@dataclass(frozen=True)
+class PolishConfig:
+    """A short second stage from the first stage's exported weights: low learning rate, no
+    warm-up, its own loss weights (e.g. lighter cross-window terms). ``epochs = 0``: none."""
+
+    epochs: int = 0
+    iters_per_epoch: int = 1000
+    lr: float = 5e-5
+    loss: LossConfig = field(default_factory=LossConfig)
 
 
 @dataclass(frozen=True)
@@ -48,6 +62,11 @@ class OpenTrainConfig:
     warmup_epochs: int = 1
     lr: float = 5e-4
     overlap: float = 0.75  # window stride 4 frames
+    chain: int = 1  # consecutive windows per chained sample (TrainConfig.chain; 1 = off)
+    chain_batch: int = 4  # chained samples per step
+    loss: LossConfig = field(default_factory=LossConfig)  # official weights; chain_* terms 0
+    init: str | None = None  # start from these weights (an exported open checkpoint)
+    polish: PolishConfig = field(default_factory=PolishConfig)
     threads: int | None = None  # torch CPU threads (None: torch's default)
     work_dir: str = "runs/open_model"
     out_dir: str = str(OPEN_DIR)
@@ -64,8 +83,35 @@ def with_body(model: GLoT, body) -> GLoT:
     return out.eval()
 
 
-def train_open_model(cfg: OpenTrainConfig, device: str | None = "cpu") -> Path:
-    """Generate data, train, export. Returns the checkpoint path."""
+def train_recipe(cfg: OpenTrainConfig, device: str | None = "cpu") -> Path:
+    """The whole recipe: :func:`train_open_model` without the polish stage into
+    ``<work_dir>/stage1``, then (when ``cfg.polish.epochs``) :func:`polish_open_model` from that
+    export into ``cfg.out_dir``. Returns the final checkpoint path."""
+    if not cfg.polish.epochs:
+        return train_open_model(cfg, device)
+    first = train_open_model(replace(cfg, out_dir=str(Path(cfg.work_dir) / "stage1")), device, recipe=cfg)
+    return polish_open_model(cfg, first, device)
+
+
+def polish_open_model(cfg: OpenTrainConfig, first: str | Path, device: str | None = "cpu") -> Path:
+    """The polish stage of ``cfg`` from the first stage's exported checkpoint ``first`` (also how
+    to finish a recipe whose first stage has run). Writes ``cfg.out_dir``; its ``train_meta.json``
+    records the whole recipe and both stages."""
+    pol = cfg.polish
+    stage = replace(cfg, init=str(first), epochs=pol.epochs, iters_per_epoch=pol.iters_per_epoch, lr=pol.lr,
+                    warmup_epochs=0, loss=pol.loss, polish=PolishConfig(),
+                    work_dir=str(Path(cfg.work_dir) / "polish"))
+    before = Path(first).parent / "train_meta.json"
+    stage1 = json.loads(before.read_text()) if before.is_file() else None
+    return train_open_model(stage, device, recipe=cfg, previous=stage1)
+
+
+def train_open_model(cfg: OpenTrainConfig, device: str | None = "cpu", recipe: OpenTrainConfig | None = None,
+                     previous: dict | None = None) -> Path:
+    """Generate data, train one stage, export. Returns the checkpoint path.
+
+    ``recipe``: the whole recipe this stage belongs to (recorded in ``train_meta.json``; default
+    ``cfg``); ``previous``: the earlier stage's record, kept beside this one's."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     t0 = time.time()
@@ -75,22 +121,33 @@ def train_open_model(cfg: OpenTrainConfig, device: str | None = "cpu") -> Path:
     print(f"data: {len(data['features'])} frames in {int(data['vid_name'].max()) + 1} sequences ({t_data:.0f} s)",
           flush=True)
     ds = SequenceDataset(data, cfg.model.seqlen, overlap=cfg.overlap, kind="generic", name="open-synthetic")
+    chained = None
+    if cfg.chain > 1:
+        chained = SequenceDataset(data, cfg.model.seqlen + cfg.chain - 1, overlap=cfg.overlap, kind="generic",
+                                  name="open-synthetic-chains")
     mp = arrays["mean_params"]
     mean = MeanParams(torch.as_tensor(mp["pose"]), torch.as_tensor(mp["shape"], dtype=torch.float32),
                       torch.as_tensor(mp["cam"]))
     torch.manual_seed(cfg.seed)
     model = GLoT(cfg.model, joint_body(arrays), mean)  # same joints, cheap to skin
-    tcfg = TrainConfig(model=cfg.model, loss=LossConfig(), output_dir=cfg.work_dir, batch_size=cfg.batch_size,
+    if cfg.init:
+        init, _ = load_open_glot(cfg.init, device="cpu")
+        sd = {k: v for k, v in init.state_dict().items() if not k.startswith(SMPL_PREFIXES)}
+        model.load_state_dict({**model.state_dict(), **sd}, strict=True)
+    tcfg = TrainConfig(model=cfg.model, loss=cfg.loss, chain=cfg.chain, chain_batch=cfg.chain_batch, output_dir=cfg.work_dir, batch_size=cfg.batch_size,
                        epochs=cfg.epochs, iters_per_epoch=cfg.iters_per_epoch, lr=cfg.lr,
                        warmup_epochs=cfg.warmup_epochs, lr_per_iteration=True, grad_clip=1.0, seed=cfg.seed,
                        device=device, progress=False)
-    trainer = Trainer(tcfg, train_3d=ds, model=model, device=device)
+    trainer = Trainer(tcfg, train_3d=ds, model=model, device=device, train_chain=chained)
     res = trainer.fit()
     minutes = (time.time() - t0) / 60
     last = res.losses[-200:]
-    meta = {"recipe": json.loads(json.dumps(asdict(cfg))), "windows": len(ds), "frames": int(len(data["features"])),
+    this = {"stage": json.loads(json.dumps(asdict(cfg))), "windows": len(ds), "frames": int(len(data["features"])),
             "steps": trainer.step, "final_loss_mean_last_200": float(np.mean(last)) if last else None,
-            "seconds_per_step": res.seconds_per_step, "minutes_total": minutes, "torch": torch.__version__}
+            "seconds_per_step": res.seconds_per_step, "minutes": minutes, "torch": torch.__version__}
+    stages = (previous or {}).get("stages", []) + [this]
+    meta = {"recipe": json.loads(json.dumps(asdict(recipe or cfg))), "stages": stages,
+            "steps": sum(st["steps"] for st in stages), "minutes_total": sum(st["minutes"] for st in stages)}
     path = export_open_checkpoint(with_body(trainer.model, body), cfg.out_dir, epoch=trainer.epoch)
     Path(cfg.out_dir, "train_meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     write_reference(cfg.out_dir)
@@ -114,6 +171,20 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--sequences", type=int, default=d.data.sequences, help="synthetic training sequences")
     p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--chain", type=int, default=d.chain, help="consecutive windows per chained sample (1: off)")
+    p.add_argument("--chain-batch", type=int, default=d.chain_batch)
+    p.add_argument("--chain-loss", type=float, nargs=3, metavar=("VEL_3D", "ACCEL_3D", "ACCEL_2D"),
+                   default=(d.loss.chain_vel_3d, d.loss.chain_accel_3d, d.loss.chain_accel_2d),
+                   help="weights of the cross-window terms")
+    p.add_argument("--warmup-epochs", type=int, default=d.warmup_epochs)
+    p.add_argument("--init", default=None, help="start from these weights (an exported open checkpoint)")
+    p.add_argument("--polish-epochs", type=int, default=d.polish.epochs, help="second stage (0: none)")
+    p.add_argument("--polish-iters", type=int, default=d.polish.iters_per_epoch)
+    p.add_argument("--polish-lr", type=float, default=d.polish.lr)
+    p.add_argument("--polish-chain-loss", type=float, nargs=3, metavar=("VEL_3D", "ACCEL_3D", "ACCEL_2D"),
+                   default=(d.polish.loss.chain_vel_3d, d.polish.loss.chain_accel_3d, d.polish.loss.chain_accel_2d))
+    p.add_argument("--polish-from", default=None, metavar="CHECKPOINT",
+                   help="only run the polish stage, from this first-stage export")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--device", default="cpu")
     p.add_argument("--work-dir", default=d.work_dir, help="training logs and resumable state")
@@ -124,9 +195,21 @@ def main(argv: list[str] | None = None) -> None:
         print(write_reference(a.out))
         return
     cfg = OpenTrainConfig(seed=a.seed, data=DataConfig(sequences=a.sequences), batch_size=a.batch_size,
+                          chain=a.chain, chain_batch=a.chain_batch, init=a.init, warmup_epochs=a.warmup_epochs,
+                          loss=replace(d.loss, chain_vel_3d=a.chain_loss[0], chain_accel_3d=a.chain_loss[1],
+                                       chain_accel_2d=a.chain_loss[2]),
                           epochs=a.epochs, iters_per_epoch=a.iters_per_epoch, lr=a.lr, threads=a.threads,
-                          work_dir=a.work_dir, out_dir=a.out)
-    train_open_model(cfg, device=a.device)
+                          work_dir=a.work_dir, out_dir=a.out,
+                          polish=PolishConfig(epochs=a.polish_epochs, iters_per_epoch=a.polish_iters, lr=a.polish_lr,
+                                              loss=replace(d.polish.loss, chain_vel_3d=a.polish_chain_loss[0],
+                                                           chain_accel_3d=a.polish_chain_loss[1],
+                                                           chain_accel_2d=a.polish_chain_loss[2])))
+    if a.polish_from:
+        if not cfg.polish.epochs:
+            p.error("--polish-from needs --polish-epochs > 0")
+        polish_open_model(cfg, a.polish_from, device=a.device)
+    else:
+        train_recipe(cfg, device=a.device)
 
 
 if __name__ == "__main__":
