@@ -1,11 +1,11 @@
 """Train the open default model: ``python -m glot.open_model.train [--epochs E --iters-per-epoch I ...]``.
 
 One seeded command: generates the synthetic data (``glot.open_model.data``), trains a small GLoT on
-landmark features with :class:`glot.train.Trainer` (official losses, masking and schedule, plus the
-cross-window terms of ``glot.train.losses.chain_losses``), optionally polishes it in a short
-second stage, and writes ``checkpoints/open/open_glot.pth.tar`` + ``open_glot.json`` (+
-``train_meta.json``, ``reference_io.npz``). A longer run with the same recipe: raise ``--epochs`` /
-``--iters-per-epoch`` / ``--sequences``.
+landmark features with :class:`glot.train.Trainer` (official losses, masking and schedule; optionally
+the cross-window terms of ``glot.train.losses.chain_losses`` and a short second polish stage), and
+writes ``checkpoints/open/open_glot.pth.tar`` + ``open_glot.json`` (+ ``train_meta.json``,
+``reference_io.npz``). A longer run with the same recipe: raise ``--epochs`` / ``--iters-per-epoch``
+/ ``--sequences``.
 """
 from __future__ import annotations
 
@@ -134,8 +134,8 @@ def train_open_model(cfg: OpenTrainConfig, device: str | None = "cpu", recipe: O
         init, _ = load_open_glot(cfg.init, device="cpu")
         sd = {k: v for k, v in init.state_dict().items() if not k.startswith(SMPL_PREFIXES)}
         model.load_state_dict({**model.state_dict(), **sd}, strict=True)
-    tcfg = TrainConfig(model=cfg.model, loss=cfg.loss, chain=cfg.chain, chain_batch=cfg.chain_batch, output_dir=cfg.work_dir, batch_size=cfg.batch_size,
-                       epochs=cfg.epochs, iters_per_epoch=cfg.iters_per_epoch, lr=cfg.lr,
+    tcfg = TrainConfig(model=cfg.model, loss=cfg.loss, chain=cfg.chain, chain_batch=cfg.chain_batch,
+                       output_dir=cfg.work_dir, batch_size=cfg.batch_size, epochs=cfg.epochs, iters_per_epoch=cfg.iters_per_epoch, lr=cfg.lr,
                        warmup_epochs=cfg.warmup_epochs, lr_per_iteration=True, grad_clip=1.0, seed=cfg.seed,
                        device=device, progress=False)
     trainer = Trainer(tcfg, train_3d=ds, model=model, device=device, train_chain=chained)

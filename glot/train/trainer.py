@@ -224,7 +224,9 @@ class Trainer:
         out = self.net(batch["features"], is_train=True, mask_noise=noise, need_verts=False,
                        need_global_verts=False)
         total, terms = self.criterion(out, batch)
-        if chain is not None:  # inference behaviour: no masking, no dropout, one centre frame per window
+        lc = self.cfg.loss
+        if chain is not None and (lc.chain_vel_3d or lc.chain_accel_3d or lc.chain_accel_2d):
+            # inference behaviour: no masking, no dropout, one centre frame per window
             windows = unfold_chain(chain, self.cfg.model.seqlen)
             self.net.eval()
             final = self.net(windows["features"], need_verts=False, need_global_verts=False).final
