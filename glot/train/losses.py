@@ -176,11 +176,6 @@ def unfold_chain(batch: Mapping[str, torch.Tensor], seqlen: int) -> dict[str, to
     return out
 
 
-def _accel(x: torch.Tensor) -> torch.Tensor:
-    """Second difference along dim 1: ``(B, K, ...)`` -> ``(B, K - 2, ...)``."""
-    return x[:, 2:] - 2 * x[:, 1:-1] + x[:, :-2]
-
-
 def chain_losses(final: BodyOutput, chain: Mapping[str, torch.Tensor], cfg: LossConfig) -> dict[str, torch.Tensor]:
     """Cross-window terms of the final branch (weights applied; only the non-zero ones).
 
@@ -207,13 +202,13 @@ def chain_losses(final: BodyOutput, chain: Mapping[str, torch.Tensor], cfg: Loss
     g3 = _pelvis_align(chain["kp_3d"][:, centre, LSP, :3].reshape(B * K, 14, 3)).reshape(B, K, 14, 3)
     rows = chain["w_3d"][:, centre].bool().all(1)  # (B,)
     if cfg.chain_vel_3d:
-        err = ((p3[:, 1:] - p3[:, :-1]) - (g3[:, 1:] - g3[:, :-1])) ** 2
+        err = (_diff(p3, False)[:, :-1] - _diff(g3, False)[:, :-1]) ** 2  # (B, K - 1, 14, 3)
         out["chain_vel_3d"] = cfg.chain_vel_3d * _rows_mean(err, rows, None)
     if cfg.chain_accel_3d:
-        out["chain_accel_3d"] = cfg.chain_accel_3d * _rows_mean((_accel(p3) - _accel(g3)) ** 2, rows, None)
+        out["chain_accel_3d"] = cfg.chain_accel_3d * _rows_mean((_diff(p3, True) - _diff(g3, True))[:, 1:-1] ** 2, rows, None)
     if cfg.chain_accel_2d:
         p2 = kp2.reshape(B, K, -1, 2)
         g2, conf = chain["kp_2d"][:, centre, :, :2], chain["kp_2d"][:, centre, :, 2]
-        err2 = conf[:, 1:-1, :, None] * (_accel(p2) - _accel(g2)) ** 2
+        err2 = conf[:, 1:-1, :, None] * (_diff(p2, True) - _diff(g2, True))[:, 1:-1] ** 2
         out["chain_accel_2d"] = cfg.chain_accel_2d * err2.mean()
     return out
