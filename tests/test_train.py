@@ -223,6 +223,7 @@ def test_chained_training_steps_log_the_chain_terms(tmp_path, smpl_assets, db_fi
                    loss={"chain_accel_3d": 300.0, "chain_vel_3d": 100.0})
     tr = Trainer(cfg)
     assert tr.streams["3d"].dataset.seqlen == 8 and tr.streams["chain"].dataset.seqlen == 10  # T, T + K - 1
+    assert "chain" not in Trainer(tiny_cfg(tmp_path, smpl_assets, db_file, chain=3)).streams  # weights 0: no stream
     res = tr.fit()
     rows = (Path(cfg.output_dir) / "train_log.csv").read_text().splitlines()
     assert "chain_accel_3d" in rows[0] and "chain_vel_3d" in rows[0] and len(rows) == 5

@@ -49,6 +49,11 @@ class PolishConfig:
     loss: LossConfig = field(default_factory=LossConfig)
 
 
+# the shipped recipe's second stage: 1,000 steps at lr 1e-4 with the cross-window terms
+SHIPPED_POLISH = PolishConfig(epochs=1, iters_per_epoch=1000, lr=1e-4,
+                              loss=LossConfig(chain_vel_3d=300.0, chain_accel_3d=1000.0, chain_accel_2d=100.0))
+
+
 @dataclass(frozen=True)
 class OpenTrainConfig:
     """The whole recipe (defaults: the shipped checkpoint's run)."""
@@ -62,11 +67,11 @@ class OpenTrainConfig:
     warmup_epochs: int = 1
     lr: float = 5e-4
     overlap: float = 0.75  # window stride 4 frames
-    chain: int = 1  # consecutive windows per chained sample (TrainConfig.chain; 1 = off)
+    chain: int = 8  # consecutive windows per chained sample (TrainConfig.chain; 1 = off)
     chain_batch: int = 4  # chained samples per step
-    loss: LossConfig = field(default_factory=LossConfig)  # official weights; chain_* terms 0
+    loss: LossConfig = field(default_factory=LossConfig)  # official weights; chain_* terms 0 (stage 1)
     init: str | None = None  # start from these weights (an exported open checkpoint)
-    polish: PolishConfig = field(default_factory=PolishConfig)
+    polish: PolishConfig = field(default_factory=lambda: SHIPPED_POLISH)
     threads: int | None = None  # torch CPU threads (None: torch's default)
     work_dir: str = "runs/open_model"
     out_dir: str = str(OPEN_DIR)
@@ -122,7 +127,7 @@ def train_open_model(cfg: OpenTrainConfig, device: str | None = "cpu", recipe: O
           flush=True)
     ds = SequenceDataset(data, cfg.model.seqlen, overlap=cfg.overlap, kind="generic", name="open-synthetic")
     chained = None
-    if cfg.chain > 1:
+    if cfg.chain > 1 and (cfg.loss.chain_vel_3d or cfg.loss.chain_accel_3d or cfg.loss.chain_accel_2d):
         chained = SequenceDataset(data, cfg.model.seqlen + cfg.chain - 1, overlap=cfg.overlap, kind="generic",
                                   name="open-synthetic-chains")
     mp = arrays["mean_params"]

@@ -165,7 +165,9 @@ class Trainer:
             self.streams["2d"] = BatchStream(ds2, n2d, seed, rank, world, cfg.num_workers)
         if n3d:
             self.streams["3d"] = BatchStream(ds3, n3d, seed + 1, rank, world, cfg.num_workers)
-        if cfg.chain > 1:
+        lc = cfg.loss
+        if cfg.chain > 1 and (lc.chain_vel_3d or lc.chain_accel_3d or lc.chain_accel_2d):
+            # no stream (no loading) when the chain terms have no weight, e.g. a recipe's first stage
             if world > 1:
                 raise ValueError("the chain terms run a second forward per step: single-process training only")
             dsc = train_chain if train_chain is not None else self._concat(cfg.train_3d, cfg.chain - 1)
