@@ -1,6 +1,6 @@
 """Accuracy of the open default model (``checkpoints/open/``): held-out clips and real footage.
 
-    python benchmarks/bench_open_model.py [--checkpoint PATH] [--views 4] [--frames 150] [--json OUT]
+    python benchmarks/bench_open_model.py [--checkpoint PATH] [--views 16] [--frames 150] [--json OUT]
 
 1. Held-out synthetic clips (``humanoid3d_dance_b``, ``_kick``, ``_spinkick``; never trained on),
    each seen from ``--views`` random cameras with the training error model (fixed seed): MPJPE,
@@ -75,7 +75,7 @@ def footage(checkpoint: Path | None, frames: int) -> dict[str, dict[str, float]]
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", type=Path, default=None, help="default: checkpoints/open/open_glot.pth.tar")
-    p.add_argument("--views", type=int, default=4, help="cameras per held-out clip")
+    p.add_argument("--views", type=int, default=16, help="cameras per held-out clip (16: 2,576 frames)")
     p.add_argument("--frames", type=int, default=150, help="frames of each real clip")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--skip-heldout", action="store_true")
