@@ -132,7 +132,7 @@ def train_open_model(cfg: OpenTrainConfig, device: str | None = "cpu", recipe: O
           flush=True)
     ds = SequenceDataset(data, cfg.model.seqlen, overlap=cfg.overlap, kind="generic", name="open-synthetic")
     chained = None
-    if cfg.chain > 1 and (cfg.loss.chain_vel_3d or cfg.loss.chain_accel_3d or cfg.loss.chain_accel_2d):
+    if cfg.chain > 1 and cfg.loss.has_chain_terms:
         chained = SequenceDataset(data, cfg.model.seqlen + cfg.chain - 1, overlap=cfg.overlap, kind="generic",
                                   name="open-synthetic-chains")
     mp = arrays["mean_params"]

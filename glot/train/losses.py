@@ -57,6 +57,11 @@ class LossConfig:
         if self.global_mask not in ("all", "params", "none"):
             raise ValueError("global_mask must be 'all', 'params' or 'none'")
 
+    @property
+    def has_chain_terms(self) -> bool:
+        """Whether any cross-window term has weight (else no chained samples are needed)."""
+        return bool(self.chain_vel_3d or self.chain_accel_3d or self.chain_accel_2d)
+
 
 def _diff(x: torch.Tensor, accel: bool) -> torch.Tensor:
     """Temporal difference along dim 1, zero-padded back to ``T`` frames: ``(B, T, ...)``."""

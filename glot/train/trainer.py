@@ -165,8 +165,7 @@ class Trainer:
             self.streams["2d"] = BatchStream(ds2, n2d, seed, rank, world, cfg.num_workers)
         if n3d:
             self.streams["3d"] = BatchStream(ds3, n3d, seed + 1, rank, world, cfg.num_workers)
-        lc = cfg.loss
-        if cfg.chain > 1 and (lc.chain_vel_3d or lc.chain_accel_3d or lc.chain_accel_2d):
+        if cfg.chain > 1 and cfg.loss.has_chain_terms:
             # no stream (no loading) when the chain terms have no weight, e.g. a recipe's first stage
             if world > 1:
                 raise ValueError("the chain terms run a second forward per step: single-process training only")
@@ -226,8 +225,7 @@ class Trainer:
         out = self.net(batch["features"], is_train=True, mask_noise=noise, need_verts=False,
                        need_global_verts=False)
         total, terms = self.criterion(out, batch)
-        lc = self.cfg.loss
-        if chain is not None and (lc.chain_vel_3d or lc.chain_accel_3d or lc.chain_accel_2d):
+        if chain is not None and self.cfg.loss.has_chain_terms:
             # inference behaviour: no masking, no dropout, one centre frame per window
             windows = unfold_chain(chain, self.cfg.model.seqlen)
             self.net.eval()
