@@ -19,7 +19,7 @@ def ref():
     """The official reference record (``glot_official_small.pt``)."""
     path = fixtures_dir() / "glot_official_small.pt"
     if not path.is_file():
-        pytest.fail(f"reference fixtures not found at {path} (set GLOT_FIXTURES)")
+        pytest.fail(f"reference fixtures not found at {path} (they ship in tests/fixtures/; GLOT_FIXTURES overrides)")
     return load_reference()
 
 

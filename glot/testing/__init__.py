@@ -1,7 +1,7 @@
 """Helpers for tests and benchmarks: synthetic SMPL-format files and official-format checkpoints.
 
 Nothing here is used at run time by the app or the pipeline. The synthetic body is the one the
-reference fixtures were produced with (``../shared/fixtures``) or a random human-sized mesh of any
+reference fixtures were produced with (``tests/fixtures``) or a random human-sized mesh of any
 vertex count; it is *not* the licensed SMPL model.
 """
 from __future__ import annotations
@@ -15,22 +15,66 @@ import torch
 
 from ..body.files import write_smpl_assets
 
-__all__ = ["FIXTURES_ENV", "fixtures_dir", "load_reference", "write_smpl_assets", "synthetic_smpl_arrays"]
+__all__ = ["FIXTURES_ENV", "fixtures_dir", "load_reference", "write_smpl_assets", "synthetic_smpl_arrays",
+           "rebuild_smpl_buffers", "UNUSED_REFERENCE_KEYS"]
 
 FIXTURES_ENV = "GLOT_FIXTURES"
+_SMPL_LAYERS = ("regressor.smpl.", "global_modeling.regressor.smpl.")
+# learnable tensors of the official model that its forward never reads (stored as zeros in the repo copy)
+UNUSED_REFERENCE_KEYS = ("global_modeling.regressor.fc2.weight", "global_modeling.regressor.fc2.bias",
+                         "regressor.local_reg.decshape.weight", "regressor.local_reg.decshape.bias",
+                         "regressor.local_reg.deccam.weight", "regressor.local_reg.deccam.bias")
 
 
 def fixtures_dir() -> Path:
-    """``$GLOT_FIXTURES`` or ``<repo>/../shared/fixtures``."""
+    """``$GLOT_FIXTURES`` or the repository's ``tests/fixtures``."""
     env = os.environ.get(FIXTURES_ENV)
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
+    return Path(__file__).resolve().parents[2] / "tests" / "fixtures"
+
+
+def rebuild_smpl_buffers(smpl: dict[str, Any], keys: list[str]) -> dict[str, torch.Tensor]:
+    """The state-dict entries of both SMPL layers (``*.smpl.*`` among ``keys``), rebuilt from an
+    ``smpl`` fixture section exactly as the official model holds them (smplx layouts)."""
+    V = smpl["v_template"].shape[0]
+    parents = smpl["kintree_table"][0].clone().to(torch.int64)
+    parents[0] = -1
+    own = {
+        "faces_tensor": smpl["f"].to(torch.int64), "v_template": smpl["v_template"],
+        "shapedirs": smpl["shapedirs"], "J_regressor": smpl["J_regressor"],
+        "posedirs": smpl["posedirs"].reshape(3 * V, -1).T.contiguous(), "parents": parents,
+        "lbs_weights": smpl["weights"], "J_regressor_extra": smpl["J_regressor_extra"],
+        "vertex_joint_selector.extra_joints_idxs": smpl["extra_joints_idxs"].to(torch.int64),
+    }
+    out: dict[str, torch.Tensor] = {}
+    for k in keys:
+        prefix = next((p for p in _SMPL_LAYERS if k.startswith(p)), None)
+        if prefix is None:
+            continue
+        name = k[len(prefix):]
+        if name in own:
+            out[k] = own[name].clone()
+        elif name in ("betas", "global_orient", "body_pose"):  # smplx's default-pose parameters: zeros
+            width = {"betas": smpl["shapedirs"].shape[-1], "global_orient": 3, "body_pose": 69}[name]
+            out[k] = torch.zeros(64, width, dtype=torch.float32)
+    return out
 
 
 def load_reference() -> dict[str, Any]:
-    """The official reference record ``glot_official_small.pt`` (see the fixtures README)."""
-    return torch.load(fixtures_dir() / "glot_official_small.pt", map_location="cpu", weights_only=True)
+    """The official reference record ``glot_official_small.pt`` (see ``tests/fixtures/README.md``).
+
+    The repository's copy stores the state dict without the SMPL layers' buffers (rebuilt here from
+    the ``smpl`` section, bit for bit) and with the never-read tensors zeroed
+    (:data:`UNUSED_REFERENCE_KEYS`); the original record (``$GLOT_FIXTURES``) loads unchanged.
+    """
+    ref = torch.load(fixtures_dir() / "glot_official_small.pt", map_location="cpu", weights_only=True)
+    keys = ref.pop("state_dict_keys", None)
+    if keys is not None:
+        stored = ref["state_dict"]
+        rebuilt = rebuild_smpl_buffers(ref["smpl"], keys)
+        ref["state_dict"] = {k: stored[k] if k in stored else rebuilt[k] for k in keys}
+    return ref
 
 
 def synthetic_smpl_arrays(num_verts: int = 6890, seed: int = 0) -> dict[str, Any]:
