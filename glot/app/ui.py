@@ -1,7 +1,6 @@
 """The Gradio page: layout, and adapters from Gradio events to :mod:`glot.app.handlers`."""
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
 from typing import Sequence
@@ -257,11 +256,7 @@ def _draw_box(img: np.ndarray, box: str, scale: float) -> np.ndarray:
 
 
 def launch(demo: gr.Blocks, argv: Sequence[str] | None = None) -> None:
-    """Serve ``demo``; host/port from ``--host/--port``, else ``$GLOT_HOST/$GLOT_PORT``, else 127.0.0.1:7860."""
-    ap = argparse.ArgumentParser(description="GLoT Studio web app")
-    ap.add_argument("--host", default=os.environ.get("GLOT_HOST", "127.0.0.1"))
-    ap.add_argument("--port", type=int, default=int(os.environ.get("GLOT_PORT", "7860")))
-    args = ap.parse_args(argv)
-    demo.queue(default_concurrency_limit=RUN_CONCURRENCY, max_size=32).launch(
-        server_name=args.host, server_port=args.port, theme=gr.themes.Soft(), css=CSS,
-        allowed_paths=[str(EXAMPLES_DIR)], show_error=True)
+    """Serve ``demo`` where :func:`glot.app.serve.server_address` says (Spaces: 0.0.0.0:7860)."""
+    from .serve import launch as serve
+
+    serve(demo, argv, concurrency=RUN_CONCURRENCY, css=CSS, allowed_paths=[str(EXAMPLES_DIR)])

@@ -1,0 +1,51 @@
+"""Serving the app: where it listens (Gradio's conventions, Hugging Face Spaces included) and launch.
+
+Address, first found wins: ``--host/--port``; ``$GRADIO_SERVER_NAME/$GRADIO_SERVER_PORT`` (what a
+Gradio Space sets: ``0.0.0.0:7860``); ``$GLOT_HOST/$GLOT_PORT``; ``127.0.0.1:7860``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Mapping, Sequence
+
+import gradio as gr
+
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "server_address", "launch"]
+
+DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 7860
+_HOST_VARS = ("GRADIO_SERVER_NAME", "GLOT_HOST")
+_PORT_VARS = ("GRADIO_SERVER_PORT", "GLOT_PORT")
+
+
+def _first(env: Mapping[str, str], names: Sequence[str]) -> str | None:
+    return next((env[n] for n in names if env.get(n)), None)
+
+
+def server_address(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> tuple[str, int]:
+    """``(host, port)`` from the command line and the environment (see the module docstring).
+
+    Raises:
+        SystemExit: a port that is not a number (argparse's one-line usage error).
+    """
+    env = os.environ if env is None else env
+    ap = argparse.ArgumentParser(description="GLoT Studio web app")
+    ap.add_argument("--host", default=None, help=f"address to listen on (default {DEFAULT_HOST}; 0.0.0.0 = all)")
+    ap.add_argument("--port", default=None, help=f"port (default {DEFAULT_PORT})")
+    args = ap.parse_args(argv)
+    host = args.host or _first(env, _HOST_VARS) or DEFAULT_HOST
+    port = args.port or _first(env, _PORT_VARS) or str(DEFAULT_PORT)
+    try:
+        return host, int(port)
+    except ValueError:
+        ap.error(f"port must be a number, not {port!r}")
+        raise  # unreachable: ap.error exits
+
+
+def launch(demo: gr.Blocks, argv: Sequence[str] | None = None, concurrency: int = 2, css: str = "",
+           allowed_paths: Sequence[str] = ()) -> None:
+    """Queue ``demo`` (``concurrency`` runs at a time) and serve it at :func:`server_address`."""
+    host, port = server_address(argv)
+    demo.queue(default_concurrency_limit=concurrency, max_size=32).launch(
+        server_name=host, server_port=port, theme=gr.themes.Soft(), css=css, allowed_paths=list(allowed_paths),
+        show_error=True)
