@@ -17,8 +17,13 @@ $(VENV)/.installed-dev: requirements-dev.txt $(STAMP)
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $(VENV)/.installed-dev
 
+# Khronos' glTF validator for the export tests (pinned by its package-lock.json, into an ignored node_modules/)
+GLTF_VALIDATOR := tools/gltf_validator/node_modules/.package-lock.json
+$(GLTF_VALIDATOR): tools/gltf_validator/package-lock.json
+	cd tools/gltf_validator && npm ci --no-audit --no-fund
+
 install: $(STAMP)
-install-dev: $(VENV)/.installed-dev
+install-dev: $(VENV)/.installed-dev $(GLTF_VALIDATOR)
 
 run: install
 	$(PY) app.py

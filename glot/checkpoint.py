@@ -8,9 +8,7 @@ to the official 8.
 from __future__ import annotations
 
 import os
-import pickle
 import re
-import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,12 +18,13 @@ import numpy as np
 import torch
 
 from .assets import find_asset, find_smpl_model
-from .body.files import MeanParams, read_mean_params
+from .body.files import MeanParams, read_array_file, read_mean_params
 from .body.smpl import SMPLBody
 from .config import GLoTConfig, load_config_file
 from .device import resolve_device
 from .errors import GLoTError
 from .model.glot import GLoT
+from .torch_load import load_weights_only
 
 __all__ = [
     "CheckpointError",
@@ -69,19 +68,14 @@ def _safe_globals() -> list[Any]:
 def read_state_dict(path: str | os.PathLike) -> "OrderedDict[str, torch.Tensor]":
     """Read the GLoT state dict from an official (``gen_state_dict``) or plain checkpoint file.
 
-    Loads on the CPU with ``weights_only=True`` (only tensors, plain containers and numpy scalars).
+    Loads on the CPU with ``weights_only=True`` (only tensors, plain containers and numpy scalars);
+    a file that names any other global is refused (:class:`glot.errors.UnsafeFileError`), never
+    loaded another way.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    if path.stat().st_size == 0:
-        raise CheckpointError(f"{path}: the file is empty")
-    try:
-        with torch.serialization.safe_globals(_safe_globals()):
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, OSError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError, ValueError) as exc:
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise CheckpointError(f"{path}: not a readable torch checkpoint (truncated or corrupt?): {msg}") from None
+    obj = load_weights_only(path, "GLoT checkpoint", _safe_globals(), error=CheckpointError)
     if isinstance(obj, Mapping):
         for key in ("gen_state_dict", "state_dict", "model"):
             if key in obj and isinstance(obj[key], Mapping):
@@ -182,7 +176,7 @@ def save_official_checkpoint(model: GLoT, path: str | os.PathLike, **extra: Any)
 
 def load_h36m_regressor(assets_dir: str | os.PathLike | None = None) -> torch.Tensor:
     """``J_regressor_h36m.npy`` as a float32 ``(17, V)`` tensor."""
-    return torch.from_numpy(np.load(find_asset("J_regressor_h36m.npy", assets_dir)).astype(np.float32))
+    return torch.from_numpy(read_array_file(find_asset("J_regressor_h36m.npy", assets_dir)).astype(np.float32))
 
 
 @dataclass(frozen=True)

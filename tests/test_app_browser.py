@@ -2,22 +2,23 @@
 from __future__ import annotations
 
 import re
-import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from conftest import CARPHONE
-from test_app_server import REPO, running_app
+from glot.testing.app_server import running_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run",
                  # software WebGL, so the 3D viewer draws without a GPU (for the screenshot)
                  "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
-SCREENSHOT = REPO / "docs" / "app_screenshot.png"
 
 
 def _chromium() -> Path:
@@ -35,22 +36,23 @@ def _chromium() -> Path:
 
 
 @pytest.fixture(scope="module")
-def page(pipeline_assets, tmp_path_factory):
+def page(tmp_path_factory):
+    """The app as a new user meets it: no licensed files, so the open default model runs."""
     sync_api = pytest.importorskip("playwright.sync_api")
     exe = _chromium()
     tmp = tmp_path_factory.mktemp("browser_app")
-    with running_app(tmp, pipeline_assets) as url, sync_api.sync_playwright() as p:
+    with running_app(tmp, None) as url, sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(exe), headless=True, args=CHROMIUM_ARGS)
         pg = browser.new_page(viewport={"width": 1400, "height": 1000})
-        pg.set_default_timeout(60_000)
+        pg.set_default_timeout(120_000)
         pg.goto(url + "/")
         pg.wait_for_selector("#run-btn")
         yield pg
         browser.close()
 
 
-def _href(page) -> str:
-    return page.locator("#viewer a[data-testid=model3d-download-link]").get_attribute("href") or ""
+def _href(page, elem: str = "#viewer") -> str:
+    return page.locator(f"{elem} a[data-testid=model3d-download-link]").get_attribute("href") or ""
 
 
 def _set_number(page, elem: str, value: str) -> None:
@@ -59,12 +61,31 @@ def _set_number(page, elem: str, value: str) -> None:
     box.press("Enter")
 
 
+def _body_pixels(page, elem: str) -> int:
+    """Pixels of the 3D viewer's canvas in the branch colours (the floor and background are grey)."""
+    page.locator(f"{elem} canvas").scroll_into_view_if_needed()
+    png = page.locator(f"{elem} canvas").screenshot()
+    img = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR).astype(int)
+    return int(((img.max(-1) - img.min(-1)) > 40).sum())
+
+
+def _wait_body(page, elem: str, least: int = 500, seconds: float = 30.0) -> int:
+    deadline = time.monotonic() + seconds
+    n = 0
+    while time.monotonic() < deadline:
+        n = _body_pixels(page, elem)
+        if n >= least:
+            return n
+        time.sleep(0.5)
+    return n
+
+
 def test_upload_run_inspect(page, tmp_path):
     # upload -> the first frame appears for choosing a person; two clicks make a box
     page.locator("#video-in input[type=file]").set_input_files(str(CARPHONE))
     page.wait_for_selector("#video-in video")
     img = page.locator("#person-img img")
-    page.get_by_text("Person to follow").click()
+    page.get_by_text("Person to show first").click()
     img.wait_for()
     bb = img.bounding_box()
     src = img.get_attribute("src")
@@ -83,35 +104,88 @@ def test_upload_run_inspect(page, tmp_path):
     _set_number(page, "#mask-ratio", "0.25")
     page.click("#run-btn")
     page.wait_for_selector("#preview img")  # the live preview
-    page.wait_for_selector("#overlay video[src]", timeout=180_000)
+    page.wait_for_selector("#overlay video[src]", timeout=300_000)
     page.wait_for_selector("#status:has-text('Done')")
-    # plots hold data
+    # plots hold data, with the cursor's marker at the shown frame
     for plot in ("#acc-plot", "#diff-plot", "#heat-plot"):
         page.wait_for_selector(f"{plot} .js-plotly-plot")
     assert page.locator("#acc-plot .scatterlayer .trace").count() == 2
     assert page.locator("#diff-plot .scatterlayer .trace").count() == 1
     assert page.locator("#heat-plot .heatmaplayer > *").count() == 2
-    assert page.locator("#acc-plot .shapelayer path").count() >= 1  # the masked block is shaded
-    assert "frames with a person" in page.locator("#run-table").inner_text()
+    assert "people tracked" in page.locator("#run-table").inner_text()
     downloads = page.locator("#downloads").inner_text().replace("\n", "")
-    for name in ("results.npz", "overlay.mp4", "meshes_final.zip", "summary.json"):
+    for name in ("results.npz", "overlay.mp4", "motion_final.glb", "motion_global.glb", "motion_final.bvh",
+                 "motion_global.bvh", "summary.json"):
         assert name in downloads
-    # the viewer shows frame 0; the slider moves it
+    assert page.locator("#person-thumbs img").count() == 1
+    # the viewer draws the first result at once (no slider move needed)
     page.wait_for_function("() => (document.querySelector('#viewer a[data-testid=model3d-download-link]')||{}).href"
-                           "?.includes('frame_000000.glb')")
+                           "?.includes('frame_000000_id')")
+    assert _wait_body(page, "#viewer") >= 500
+    # the whole motion plays in the second viewer
+    assert _href(page, "#motion").endswith("motion_final.glb")
+    assert _wait_body(page, "#motion") >= 500
+    # the slider moves the viewer, the joints view, the caption and the plots' marker, and seeks the video
     joints_before = page.locator("#joints-img img").get_attribute("src")
     _set_number(page, "#frame-slider", "9")
     page.wait_for_function("() => document.querySelector('#viewer a[data-testid=model3d-download-link]')"
-                           ".href.includes('frame_000009.glb')")
-    page.wait_for_selector("#frame-caption:has-text('frame 9')")
+                           ".href.includes('frame_000009_id')")
+    page.wait_for_selector("#frame-caption:has-text('frame 9 ')")
     assert "masked from the global encoder" in page.locator("#frame-caption").inner_text()
     assert page.locator("#joints-img img").get_attribute("src") != joints_before
-    assert re.search(r"frame_000009\.glb$", _href(page))
+    assert re.search(r"frame_000009_id\d+\.glb$", _href(page))
+    assert _wait_body(page, "#viewer") >= 500
+    marker = "() => document.querySelector('#acc-plot .js-plotly-plot').layout.shapes.some(s => s.x0 === {})"
+    page.wait_for_function(marker.format(9))
+    t = page.evaluate("() => document.querySelector('#overlay video').currentTime")
+    assert abs(t - 9.5 / 29.97) < 0.02, t
+    # playing / scrubbing the video moves the slider and everything it drives
+    page.evaluate("() => { const v = document.querySelector('#overlay video'); v.currentTime = 0.45; }")
+    page.wait_for_function("() => document.querySelector('#frame-slider input[type=number]').value === '13'")
+    page.wait_for_selector("#frame-caption:has-text('frame 13 ')")
+    page.wait_for_function(marker.format(13))
+    page.wait_for_function("() => document.querySelector('#viewer a[data-testid=model3d-download-link]')"
+                           ".href.includes('frame_000013_id')")
     # a viewport as tall as the page (a full-page capture resizes it and resets the WebGL canvas)
     height = page.evaluate("() => document.documentElement.scrollHeight")
     page.set_viewport_size({"width": 1400, "height": height})
-    page.wait_for_timeout(3000)  # let the 3D viewer draw
-    page.screenshot(path=str(tmp_path / "app.png"))
-    if os.environ.get("GLOT_UPDATE_SCREENSHOT"):  # refresh the README picture on request only
-        shutil.copyfile(tmp_path / "app.png", SCREENSHOT)
+    page.wait_for_timeout(2000)
+    page.screenshot(path=str(tmp_path / "app.png"))  # the README's picture is made by tools/app_screenshot.py
     assert (tmp_path / "app.png").stat().st_size > 50_000
+    page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+def test_two_people_selector_and_everyone(page, tmp_path):
+    from glot.render import VideoWriter
+    from glot.video import iter_frames
+
+    clip = tmp_path / "two_people.mp4"
+    frames = [fr.image for fr in iter_frames(CARPHONE) if fr.index < 24]
+    with VideoWriter(clip, fps=25, preset="ultrafast", crf=12) as w:
+        for k, img in enumerate(frames):
+            w.write(np.concatenate([img, frames[(k + 9) % len(frames)]], axis=1))
+    page.locator("#video-in button[aria-label='Clear']").first.click()  # the previous clip goes
+    page.locator("#video-in input[type=file]").set_input_files(str(clip))
+    page.wait_for_function("() => document.querySelector('#video-in video')?.src?.includes('two_people')")
+    page.get_by_label("Max frames").fill("0")
+    page.get_by_label("none ★").check()
+    page.locator("#person-box textarea, #person-box input").first.fill("")
+    page.click("#run-btn")
+    page.wait_for_selector("#status:has-text('2 people tracked')", timeout=300_000)
+    page.wait_for_function("() => document.querySelectorAll('#person-thumbs img').length === 2")
+    labels = page.locator("#person-select label").all_inner_texts()
+    assert len(labels) == 3 and labels[-1].strip() == "everyone"
+    first = page.locator("#frame-caption").inner_text()
+    ids = [re.match(r"id (\d+)", lab.strip()).group(1) for lab in labels[:2]]
+    shown = re.search(r"id (\d+)", first).group(1)
+    other = ids[1] if shown == ids[0] else ids[0]
+    page.locator("#person-thumbs img").nth(ids.index(other)).click()  # a thumbnail selects its person
+    page.wait_for_selector(f"#frame-caption:has-text('id {other} ')")
+    page.wait_for_function(f"() => document.querySelector('#viewer a[data-testid=model3d-download-link]')"
+                           f".href.includes('_id{other}.glb')")
+    assert _href(page, "#motion").endswith(f"motion_final_{other}.glb")
+    page.locator("#person-select label").last.click()  # everyone
+    page.wait_for_selector("#frame-caption:has-text('2 people')")
+    page.wait_for_function("() => document.querySelector('#viewer a[data-testid=model3d-download-link]')"
+                           ".href.includes('_all.glb')")
+    assert _wait_body(page, "#viewer") >= 500

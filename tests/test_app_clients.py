@@ -8,8 +8,11 @@ from pathlib import Path
 import numpy as np
 
 from conftest import CARPHONE
-from test_app_server import running_app
+from glot.testing.app_server import running_app
 
+# /run's outputs without the session state: status, model panel, preview, overlay, fps, frame, person, thumbnails,
+# downloads, ...
+RUN_DOWNLOADS = 8
 # (max frames, mask pattern, mask ratio, seed): different frame counts and seeds per client
 JOBS = [(8, "none", 0.0, 0), (12, "random", 0.5, 1), (16, "random", 0.5, 2), (10, "block", 0.3, 0)]
 
@@ -20,9 +23,9 @@ def _run(url: str, job, out: dict, key: int) -> None:
     try:
         n, pattern, ratio, seed = job
         client = Client(url, verbose=False)
-        res = client.predict(handle_file(str(CARPHONE)), 16, 4, ratio, pattern, seed, "clamp", "fp32", "", n,
+        res = client.predict(handle_file(str(CARPHONE)), 16, 4, ratio, pattern, seed, "clamp", "fp32", "", n, 0,
                              api_name="/run")
-        frame = client.predict(n - 1, api_name="/frame")  # same client = same session
+        frame = client.predict(n - 1, None, api_name="/frame")  # same client = same session
         out[key] = (res, frame)
     except Exception as err:  # reported by the test
         out[key] = err
@@ -43,19 +46,21 @@ def test_four_concurrent_clients(pipeline_assets, tmp_path):
     files_seen = set()
     for k, (n, pattern, ratio, seed) in enumerate(JOBS):
         res, frame = out[k]
-        status, downloads = res[0], res[-1]  # the session state is not part of the API
-        assert f"{n} of {n} frames" in status
+        status, downloads = res[0], res[RUN_DOWNLOADS]  # the session state is not part of the API
+        assert f"1 person tracked over {n} frames" in status
         paths = {Path(p).name: Path(p) for p in downloads}
-        assert set(paths) == {"results.npz", "overlay.mp4", "meshes_global.zip", "meshes_final.zip", "summary.json"}
+        assert set(paths) == {"results.npz", "overlay.mp4", "summary.json", "motion_global.glb", "motion_final.glb",
+                              "motion_global.bvh", "motion_final.bvh"}
         files_seen |= {str(p) for p in paths.values()}
         r = np.load(paths["results.npz"])
         assert r["frame_index"].tolist() == list(range(n))
         s = json.loads(paths["summary.json"].read_text())
         assert s["options"]["seed"] == seed and s["options"]["mask_pattern"] == pattern
-        glb, _, caption = frame
-        assert Path(glb).name == f"frame_{n - 1:06d}.glb" and f"frame {n - 1}" in caption
-    assert len(files_seen) == 4 * 5  # nobody got another's files
+        glb, motion, _, caption = frame[:4]
+        assert Path(glb).name == f"frame_{n - 1:06d}_id1.glb" and f"frame {n - 1}" in caption
+        assert Path(motion) == paths["motion_final.glb"]
+    assert len(files_seen) == 4 * 7  # nobody got another's files
     # the two random-mask clients used their own seeds: their first 12 frames differ
-    a = np.load(next(Path(p) for p in out[1][0][-1] if p.endswith("results.npz")))["global_pose"]
-    b = np.load(next(Path(p) for p in out[2][0][-1] if p.endswith("results.npz")))["global_pose"][:12]
+    a = np.load(next(Path(p) for p in out[1][0][RUN_DOWNLOADS] if p.endswith("results.npz")))["global_pose"][0]
+    b = np.load(next(Path(p) for p in out[2][0][RUN_DOWNLOADS] if p.endswith("results.npz")))["global_pose"][0, :12]
     assert not np.allclose(a, b, atol=1e-5)

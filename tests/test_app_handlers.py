@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from glot.app import handlers as h
+from glot.app import results_view as rv
 from glot.app.plots import acceleration_figure, branch_difference, difference_figure, heatmap_figure, joint_acceleration
 from glot.app.session import close_session, new_session
 from glot.app.viewer import read_frame, skeleton_bones
@@ -18,13 +19,13 @@ N = 16  # frames per run: carphone is 176x144, 120 frames
 
 def _opts(**kw):
     base = dict(window=16, local_width=4, mask_ratio=0.0, mask_pattern="none", seed=0, edge="clamp",
-                precision="fp32", person_box="", max_frames=N)
+                precision="fp32", max_frames=N)
     base.update(kw)
     return h.check_video(CARPHONE, h.make_options(**base))
 
 
-def _run(bundle, session, **kw) -> h.RunView:
-    events = list(h.iter_run(CARPHONE, session, bundle, _opts(**kw)))
+def _run(bundle, session, preselect=None, **kw) -> rv.RunView:
+    events = list(h.iter_run(CARPHONE, session, bundle, _opts(**kw), preselect=preselect))
     assert events[-1].kind == "done"
     return events[-1].view
 
@@ -48,7 +49,7 @@ def base(pipeline_bundle):
     close_session(s)
 
 
-def _pose(view: h.RunView, branch: str = "final") -> np.ndarray:
+def _pose(view: rv.RunView, branch: str = "final") -> np.ndarray:
     return np.load(view.files["results"])[f"{branch}_pose"]
 
 
@@ -63,24 +64,30 @@ def test_run_reports_stages_preview_and_files(base):
         assert stage in texts
     preview = next(e.image for e in events if e.kind == "preview")
     assert preview.shape == (144, 3 * 176, 3)  # input | global | final at the clip's size
-    assert set(view.files) == {"results", "overlay", "meshes_global", "meshes_final", "summary"}
-    assert view.num_frames == N and view.valid.all() and view.image_size == (176, 144)
+    assert set(view.files) == {"results", "overlay", "summary", "motion_global.glb", "motion_final.glb",
+                               "motion_global.bvh", "motion_final.bvh"}
+    assert view.num_frames == N and view.num_people == 1 and view.valid.all() and view.image_size == (176, 144)
 
 
 def test_frame_view_changes_with_the_frame(pipeline_bundle, base):
     _, view, _ = base
-    glb3, img3, cap3 = h.frame_view(pipeline_bundle, view, 3)
-    glb9, img9, cap9 = h.frame_view(pipeline_bundle, view, 9)
+    glb3, img3, cap3 = rv.frame_view(pipeline_bundle, view, 3)
+    glb9, img9, cap9 = rv.frame_view(pipeline_bundle, view, 9)
     assert glb3 != glb9 and glb3.read_bytes()[:4] == b"glTF" and glb3.read_bytes() != glb9.read_bytes()
     assert "frame 3" in cap3 and "frame 9" in cap9
-    plain = h.display_frame(CARPHONE, float(view.times[3]))
+    plain = rv.display_frame(view, 3)
     assert img3.shape == plain.shape == (589, 720, 3)  # 176 x 144 shown enlarged
+    # the frame shown comes from the overlay's input panel: the clip's frame 3, within codec noise
+    import cv2
+
+    src = cv2.resize(read_frame(CARPHONE, float(view.times[3])), (720, 589), interpolation=cv2.INTER_LINEAR)
+    assert np.abs(plain.astype(int) - src.astype(int)).mean() < 8
     # the joints are drawn where both branches' 2D joints project
     drawn = np.abs(img3.astype(int) - plain.astype(int)).sum(-1) > 60
     assert drawn.sum() > 300
     s = 720 / 176
     for b in ("global", "final"):
-        x, y = np.round(view.joints2d[b][3, 27] * s).astype(int)  # right hip
+        x, y = np.round(view.joints2d[b][0, 3, 27] * s).astype(int)  # right hip
         if 0 <= x < 720 and 0 <= y < 589:
             assert drawn[max(0, y - 3):y + 4, max(0, x - 3):x + 4].any(), b
     import trimesh
@@ -119,21 +126,23 @@ def test_acceleration_and_difference_numbers():
 
 def test_figures_and_summary(base):
     _, view, _ = base
-    j = view.joints3d
-    acc = acceleration_figure(j, view.occluded)
+    j = view.joints3d(0)
+    acc = acceleration_figure(j, view.occluded, marker=5)
     assert [tr.name for tr in acc.data] == ["global branch", "final (local-corrected)"]
     expect = joint_acceleration(j["final"])[1:-1].mean(1)  # every frame has a person
     assert np.allclose(np.asarray(acc.data[1].y, float)[1:-1], expect)
     assert all("frame %{x}" in tr.hovertemplate for tr in acc.data)
+    assert [(sh.x0, sh.x1) for sh in acc.layout.shapes] == [(5, 5)]  # the shared cursor's marker
     heat = heatmap_figure(j)
     assert np.asarray(heat.data[0].z).shape == (49, N)
     diff = difference_figure(j)
     assert np.allclose(np.asarray(diff.data[0].y, float), branch_difference(j["global"], j["final"]))
-    branch_rows, run_rows = h.summary_rows(view)
+    branch_rows, run_rows = rv.summary_rows(view)
     mean_final = expect.mean()
     assert branch_rows[0][0].startswith("mean acceleration") and float(branch_rows[0][2]) == pytest.approx(mean_final, abs=0.06)
     rows = dict(run_rows)
     assert rows["frames with a person"] == str(N) and "seconds: features" in rows and "seconds: total" in rows
+    assert rows["people tracked"] == "1" and rows["tracks (id: frames)"] == f"1 (0–{N - 1})"
 
 
 def test_block_mask_changes_global_on_masked_frames_not_input(pipeline_bundle, session, base):
@@ -141,8 +150,8 @@ def test_block_mask_changes_global_on_masked_frames_not_input(pipeline_bundle, s
     view = _run(pipeline_bundle, session, mask_pattern="block", mask_ratio=0.25)
     occ = view.occluded
     assert np.flatnonzero(occ).tolist() == [6, 7, 8, 9]  # round(0.25 * 16) frames centred in 16
-    g = np.load(view.files["results"])["global_pose"]
-    changed = np.abs(g - data0["global_pose"]).max(1) > 1e-5
+    g = np.load(view.files["results"])["global_pose"][0]
+    changed = np.abs(g - data0["global_pose"][0]).max(1) > 1e-5
     assert changed[occ].all()
     # the input is untouched: the overlay's input panel equals the unmasked run's
     import av
@@ -150,7 +159,7 @@ def test_block_mask_changes_global_on_masked_frames_not_input(pipeline_bundle, s
     with av.open(str(view.files["overlay"])) as c:
         first = next(c.decode(video=0)).to_ndarray(format="rgb24")[:, :176]
     assert np.abs(first.astype(int) - read_frame(CARPHONE, 0.0).astype(int)).mean() < 6
-    assert acceleration_figure(view.joints3d, occ).layout.shapes  # masked frames shaded
+    assert acceleration_figure(view.joints3d(0), occ).layout.shapes  # masked frames shaded
 
 
 def test_runs_are_deterministic(pipeline_bundle, session, base):
@@ -183,9 +192,9 @@ def test_each_control_changes_results(pipeline_bundle, session, base, change, ch
 
 
 def test_max_frames_and_person_box(pipeline_bundle, session):
-    view = _run(pipeline_bundle, session, max_frames=9, person_box="40, 10, 150, 144")
+    view = _run(pipeline_bundle, session, max_frames=9, preselect=h.parse_box("40, 10, 150, 144"))
     assert view.num_frames == 9 and np.load(view.files["results"])["frame_index"].tolist() == list(range(9))
-    assert view.summary["options"]["focus_box"] == [95.0, 77.0, 110.0, 134.0]
+    assert view.selected == 0  # the box is over the only person: shown first
 
 
 def test_options_validation():
@@ -193,20 +202,25 @@ def test_options_validation():
     with pytest.raises(h.InputError, match="x0, y0, x1, y1"):
         h.parse_box("10, 20")
     with pytest.raises(h.InputError, match="shorter than the local window"):
-        h.make_options(6, 4, 0, "none", 0, "clamp", "fp32", "", 0)
+        h.make_options(6, 4, 0, "none", 0, "clamp", "fp32", 0)
     with pytest.raises(h.InputError, match="mask ratio"):
-        h.make_options(16, 4, 1.2, "none", 0, "clamp", "fp32", "", 0)
+        h.make_options(16, 4, 1.2, "none", 0, "clamp", "fp32", 0)
     with pytest.raises(h.InputError, match="upload a video"):
-        h.check_video(None, h.make_options(16, 4, 0, "none", 0, "clamp", "fp32", "", 0))
+        h.check_video(None, h.make_options(16, 4, 0, "none", 0, "clamp", "fp32", 0))
+    assert h.make_options(16, 4, 0, "none", 0, "clamp", "fp32", 0, 3).max_people == 3
 
 
 def test_limits(tmp_path, monkeypatch):
-    opts = h.make_options(16, 4, 0, "none", 0, "clamp", "fp32", "", 0)
-    assert h.check_video(CARPHONE, opts).max_frames == int(h.MAX_SECONDS * 29.97)
+    opts = h.make_options(16, 4, 0, "none", 0, "clamp", "fp32", 0)
+    assert h.check_video(CARPHONE, opts).frame_limit == int(h.MAX_SECONDS * 29.97)
     monkeypatch.setattr(h, "MAX_SECONDS", 2.0)
-    with pytest.raises(h.InputError, match="4 s long; the limit is 2 s"):
+    with pytest.raises(h.InputError, match="the clip has 120 frames .4 s at 30 fps, 176×144.; the limit is 59 frames"):
         h.check_video(CARPHONE, opts)
-    assert h.check_video(CARPHONE, h.make_options(16, 4, 0, "none", 0, "clamp", "fp32", "", 30)).max_frames == 30
+    assert h.check_video(CARPHONE, h.make_options(16, 4, 0, "none", 0, "clamp", "fp32", 30)).max_frames == 30
+    monkeypatch.setattr(h, "MAX_SECONDS", 60.0)
+    monkeypatch.setattr(h, "MAX_MEGAPIXEL_FRAMES", 176 * 144 * 100 / 1e6)  # 100 frames of this size
+    with pytest.raises(h.InputError, match="the limit is 100 frames of this size"):
+        h.check_video(CARPHONE, opts)
     monkeypatch.setattr(h, "MAX_LONG_SIDE", 160)
     with pytest.raises(h.InputError, match="176×144"):
         h.check_video(CARPHONE, opts)

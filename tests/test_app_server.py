@@ -1,66 +1,11 @@
 """``python app.py`` as users start it; :func:`running_app` is shared with the browser and client tests."""
 from __future__ import annotations
 
-import contextlib
-import os
 import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from pathlib import Path
-from typing import Iterator
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def running_app(tmp: Path, assets: Path | None, timeout: float = 120.0, **env: str) -> Iterator[str]:
-    """Start ``python app.py`` on a free port with ``GLOT_ASSETS=assets``; yields its URL.
-
-    The app's temporary files (Gradio cache, session folders) go under ``tmp``.
-    """
-    port = int(env.get("GRADIO_SERVER_PORT") or free_port())
-    (tmp / "tmp").mkdir(parents=True, exist_ok=True)
-    full_env = {**os.environ, "GLOT_PORT": str(port), "GLOT_HOST": "127.0.0.1", "TMPDIR": str(tmp / "tmp"),
-                "GRADIO_TEMP_DIR": str(tmp / "gradio"), "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "2",
-                **env}
-    full_env.pop("GLOT_HF_REPO", None)
-    for name in ("GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT"):  # only what the test itself sets
-        if name not in env:
-            full_env.pop(name, None)
-    full_env["GLOT_ASSETS"] = str(assets) if assets else str(tmp / "no-assets")
-    log = open(tmp / "app.log", "w")
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=full_env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"app exited with {proc.returncode}: {(tmp / 'app.log').read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(url + "/", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"app did not answer within {timeout} s")
-            time.sleep(0.25)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+from glot.testing.app_server import free_port, running_app
 
 
 def test_app_starts_without_model_files(tmp_path):
@@ -108,3 +53,20 @@ def test_space_environment_serves_on_all_interfaces(tmp_path):
     with running_app(tmp_path, None, **env) as url:
         assert url.endswith(f":{port}")
         assert "0.0.0.0" in _listening(port), _listening(port)
+
+
+def test_session_folders_are_swept_at_start_and_removed_on_sigterm(tmp_path):
+    """A killed app's folders go at the next start; SIGTERM removes the app's own; a run's folder is there meanwhile."""
+    from gradio_client import Client, handle_file
+
+    from conftest import CARPHONE
+
+    stale = tmp_path / "tmp" / "glot-session-999999999-left"  # a pid that cannot exist
+    (stale / "run-1").mkdir(parents=True)
+    with running_app(tmp_path, None) as url:
+        assert not stale.exists()
+        client = Client(url, verbose=False)
+        client.predict(handle_file(str(CARPHONE)), 16, 4, 0.0, "none", 0, "clamp", "fp32", "", 4, 0, api_name="/run")
+        assert len(list((tmp_path / "tmp").glob("glot-session-*"))) == 1
+    assert not list((tmp_path / "tmp").glob("glot-session-*"))
+    assert "Traceback" not in (tmp_path / "app.log").read_text()

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import trimesh
 
-from glot.render import (mesh_to_glb, pair_to_glb, person_mesh, sequence_to_animated_glb, to_gltf_frame,
-                         write_frames_zip)
+from glot.export import mesh_to_glb, pair_to_glb, sequence_to_animated_glb, to_gltf_frame, write_frames_zip
+from glot.render import person_mesh
 
 
 @pytest.fixture(scope="module")

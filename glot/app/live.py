@@ -1,8 +1,9 @@
 """The app's live webcam mode: handlers around :class:`glot.stream.OnlineRunner` (no Gradio here).
 
-Each browser session owns one :class:`LiveSession` (in ``gr.State``): its runner, the last few
-frames (the prediction for a frame comes out ``k`` frames later) and a rolling history of both
-branches' joints for the acceleration plot.
+Each browser session owns one :class:`LiveSession` (in ``gr.State``): its runner (every person,
+windows built at the trained 30 fps by timestamp whatever rate the browser sends), the last
+frames (a prediction comes out ``k`` frames after its frame) and a rolling history of each
+person's joints for the acceleration plot.
 """
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import plotly.graph_objects as go
-import torch
 
 from ..pipeline.bundle import ModelBundle
+from ..pipeline.meshes import pose_meshes
+from ..pipeline.options import BRANCHES
 from ..pipeline.results import image_space
-from ..render import FINAL_COLOR, GLOBAL_COLOR, MeshRenderer, hstack_panels
-from ..stream import OnlineRunner, StreamOptions
+from ..render import MeshRenderer, PersonMesh, overlay_frame
+from ..stream import TRAINED_FPS, OnlineRunner, StreamOptions
 from .plots import _rgb, frame_mean, joint_acceleration
 
 __all__ = ["LiveSession", "live_step", "live_figure", "HISTORY"]
@@ -32,14 +34,20 @@ class LiveSession:
 
     runner: OnlineRunner
     future: int
-    images: deque = field(default_factory=lambda: deque(maxlen=32))  # (index, image)
-    joints: dict = field(default_factory=lambda: {"global": deque(maxlen=HISTORY), "final": deque(maxlen=HISTORY)})
-    indices: deque = field(default_factory=lambda: deque(maxlen=HISTORY))
+    t0: float = field(default_factory=time.perf_counter)
+    images: deque = field(default_factory=lambda: deque(maxlen=48))  # (index, image)
+    joints: dict = field(default_factory=dict)  # track id -> deque of (index, final-branch (49, 3))
+    arrivals: deque = field(default_factory=lambda: deque(maxlen=30))  # arrival times (s): the stream's rate
     renderer: MeshRenderer | None = None
     compute_ms: deque = field(default_factory=lambda: deque(maxlen=60))
 
     def close(self) -> None:
         self.runner.close()
+
+    @property
+    def input_fps(self) -> float:
+        a = np.asarray(self.arrivals)
+        return float((len(a) - 1) / (a[-1] - a[0])) if len(a) > 2 and a[-1] > a[0] else 0.0
 
 
 def _downscale(image: np.ndarray) -> np.ndarray:
@@ -54,59 +62,64 @@ def _downscale(image: np.ndarray) -> np.ndarray:
 
 def live_step(bundle: ModelBundle, session: LiveSession | None, frame: np.ndarray | None, future: int
               ) -> tuple[LiveSession, np.ndarray | None, str]:
-    """Feed one webcam frame. Returns the session, the newest overlay panel (input | global |
-    final of the latest predicted frame, or None before the first prediction) and a status line."""
+    """Feed one webcam frame. Returns the session, the newest overlay (input | global | final of the
+    latest predicted frame, everyone in it; None before the first prediction) and a status line."""
     if session is None or session.future != future:
         if session is not None:
             session.close()
-        session = LiveSession(OnlineRunner(bundle, StreamOptions(future=future)), future)
+        session = LiveSession(OnlineRunner(bundle, StreamOptions(future=future, window_fps=TRAINED_FPS)), future)
     if frame is None:
         return session, None, "waiting for the webcam"
     image = _downscale(np.ascontiguousarray(frame[..., :3]))
+    now = time.perf_counter() - session.t0
+    session.arrivals.append(now)
     t0 = time.perf_counter()
-    emitted = session.runner.push(image)
+    emitted = session.runner.push(image, now)  # the arrival time: windows are built by timestamp
     session.compute_ms.append((time.perf_counter() - t0) * 1000)
-    index = session.runner.count - 1
-    session.images.append((index, image))
-    panel = None
+    session.images.append((session.runner.count - 1, image))
     for fr in emitted:
-        for b, attr in (("global", "global_"), ("final", "final")):
-            session.joints[b].append(getattr(fr, attr).joints3d[0])
-        session.indices.append(fr.index)
-    if emitted:
-        panel = _panel(bundle, session, emitted[-1])
+        session.joints.setdefault(fr.track_id, deque(maxlen=HISTORY)).append((fr.index, fr.final.joints3d[0]))
+    panel = _panel(bundle, session, emitted) if emitted else None
     c = np.asarray(session.compute_ms)
-    status = (f"look-ahead {session.runner.k} frames; compute p50 {np.percentile(c, 50):.0f} ms, "
-              f"p95 {np.percentile(c, 95):.0f} ms; frames in {session.runner.count}")
+    people = len({fr.track_id for fr in emitted}) if emitted else 0
+    status = (f"windows at {TRAINED_FPS:.0f} fps (the trained rate) from a {session.input_fps:.1f} fps stream; "
+              f"look-ahead {session.runner.k} frames ({session.runner.k / TRAINED_FPS * 1000:.0f} ms); compute p50 "
+              f"{np.percentile(c, 50):.0f} ms, p95 {np.percentile(c, 95):.0f} ms; frames in {session.runner.count}; "
+              f"people in the last prediction: {people}")
     return session, panel, status
 
 
-@torch.inference_mode()
-def _panel(bundle: ModelBundle, session: LiveSession, fr) -> np.ndarray | None:
-    image = next((img for i, img in session.images if i == fr.index), None)
+def _panel(bundle: ModelBundle, session: LiveSession, emitted) -> np.ndarray | None:
+    """The overlay of the newest frame that has predictions: every person of that frame, both branches."""
+    latest = max(fr.index for fr in emitted)
+    image = next((img for i, img in session.images if i == latest), None)
     if image is None:
         return None
+    frames = [fr for fr in emitted if fr.index == latest]
     h, w = image.shape[:2]
     if session.renderer is None or (session.renderer.width, session.renderer.height) != (w, h):
-        session.renderer = MeshRenderer(bundle.faces.cpu().numpy(), w, h)
-    panels = [image]
-    for attr, color in (("global_", GLOBAL_COLOR), ("final", FINAL_COLOR)):
-        br = getattr(fr, attr)
-        verts = bundle.glot.body.pose(torch.from_numpy(br.betas), torch.from_numpy(br.rotmat)).verts[0].numpy()
-        cam, _ = image_space(br, fr.box[None], w, h)
-        panels.append(session.renderer.render(image, verts, cam[0], color=color))
-    return hstack_panels(panels, ("input", "global", "final"))
+        session.renderer = MeshRenderer(bundle.faces, w, h)
+    meshes = []
+    for b, attr in zip(BRANCHES, ("global_", "final")):
+        rows = [getattr(fr, attr) for fr in frames]
+        verts = pose_meshes(bundle.glot.body, np.concatenate([r.betas for r in rows]),
+                            np.concatenate([r.rotmat for r in rows]))
+        cams = [image_space(r, fr.box[None], w, h)[0][0] for r, fr in zip(rows, frames)]
+        meshes.append([PersonMesh(v, c, track_id=fr.track_id) for v, c, fr in zip(verts, cams, frames)])
+    return overlay_frame(session.renderer, image, meshes)
 
 
 def live_figure(session: LiveSession | None) -> go.Figure:
-    """Rolling per-frame mean joint acceleration (mm/frame²) of both branches."""
+    """Rolling per-frame mean joint acceleration (mm/frame²) of each person's final branch."""
     fig = go.Figure()
-    if session is not None and len(session.indices) >= 3:
-        x = np.asarray(session.indices)
-        for b, color, name in (("global", GLOBAL_COLOR, "global branch"), ("final", FINAL_COLOR, "final")):
-            acc = frame_mean(joint_acceleration(np.stack(session.joints[b])))
-            fig.add_scatter(x=x, y=acc, mode="lines", name=name, line={"color": _rgb(color)},
-                            hovertemplate="frame %{x}: %{y:.1f} mm/frame²")
-    fig.update_layout(height=260, margin={"l": 40, "r": 10, "t": 30, "b": 30}, title="Live joint acceleration",
+    if session is not None:
+        for tid, hist in session.joints.items():
+            if len(hist) < 3:
+                continue
+            x = np.asarray([i for i, _ in hist])
+            acc = frame_mean(joint_acceleration(np.stack([j for _, j in hist])))
+            fig.add_scatter(x=x, y=acc, mode="lines", name=f"id {tid}", line={"color": _rgb((0.95, 0.65, 0.45))}
+                            if len(session.joints) == 1 else None, hovertemplate="frame %{x}: %{y:.1f} mm/frame²")
+    fig.update_layout(height=260, margin={"l": 40, "r": 10, "t": 30, "b": 30}, title="Live joint acceleration (final)",
                       xaxis_title="frame", yaxis_title="mm/frame²")
     return fig

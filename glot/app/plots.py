@@ -66,7 +66,14 @@ def _shade(fig: go.Figure, occluded: np.ndarray | None) -> None:
                       annotation_text="masked", annotation_position="top left")
 
 
-def acceleration_figure(joints: dict[str, np.ndarray], occluded: np.ndarray | None = None) -> go.Figure:
+def _marker(fig: go.Figure, frame: int | None) -> None:
+    """The shared cursor: a vertical line at the frame shown by the video, slider and viewer."""
+    if frame is not None:
+        fig.add_vline(x=int(frame), line_width=1.5, line_dash="dot", line_color="rgb(200,30,30)")
+
+
+def acceleration_figure(joints: dict[str, np.ndarray], occluded: np.ndarray | None = None,
+                        marker: int | None = None) -> go.Figure:
     """Per-frame mean joint acceleration of each branch (``joints``: branch -> ``(N, J, 3)``)."""
     fig = go.Figure()
     for branch, j in joints.items():
@@ -76,13 +83,14 @@ def acceleration_figure(joints: dict[str, np.ndarray], occluded: np.ndarray | No
             line=dict(color=_rgb(_COLORS[branch]), width=2), marker=dict(size=4),
             hovertemplate=f"frame %{{x}}<br>%{{y:.1f}} {_ACC_UNIT}<extra>{BRANCH_LABELS[branch]}</extra>"))
     _shade(fig, occluded)
+    _marker(fig, marker)
     fig.update_layout(title="Mean joint acceleration per frame (lower = smoother)", **_LAYOUT)
     fig.update_xaxes(title_text="frame")
     fig.update_yaxes(title_text=_ACC_UNIT, rangemode="tozero")
     return fig
 
 
-def heatmap_figure(joints: dict[str, np.ndarray]) -> go.Figure:
+def heatmap_figure(joints: dict[str, np.ndarray], marker: int | None = None) -> go.Figure:
     """Per-joint acceleration of each branch as heatmaps (rows: joints, columns: frames)."""
     from plotly.subplots import make_subplots
 
@@ -98,13 +106,16 @@ def heatmap_figure(joints: dict[str, np.ndarray]) -> go.Figure:
             hovertemplate=f"frame %{{x}}<br>%{{y}}<br>%{{z:.1f}} {_ACC_UNIT}<extra>{BRANCH_LABELS[branch]}</extra>"),
             row=1, col=k + 1)
         fig.update_xaxes(title_text="frame", row=1, col=k + 1)
+        if marker is not None:
+            fig.add_vline(x=int(marker), line_width=1.5, line_dash="dot", line_color="rgb(255,80,80)", row=1, col=k + 1)
     fig.update_layout(title="Acceleration per joint", coloraxis=dict(colorscale="Viridis",
                       colorbar=dict(title=_ACC_UNIT)), **{**_LAYOUT, "height": 620})
     fig.update_yaxes(tickfont=dict(size=9), autorange="reversed")
     return fig
 
 
-def difference_figure(joints: dict[str, np.ndarray], occluded: np.ndarray | None = None) -> go.Figure:
+def difference_figure(joints: dict[str, np.ndarray], occluded: np.ndarray | None = None,
+                      marker: int | None = None) -> go.Figure:
     """Per-frame mean joint distance between the global and the final branch (mm)."""
     diff = branch_difference(joints["global"], joints["final"])
     fig = go.Figure(go.Scatter(
@@ -112,6 +123,7 @@ def difference_figure(joints: dict[str, np.ndarray], occluded: np.ndarray | None
         line=dict(color="rgb(90,90,90)", width=2), marker=dict(size=4),
         hovertemplate="frame %{x}<br>%{y:.1f} mm<extra>global vs final</extra>"))
     _shade(fig, occluded)
+    _marker(fig, marker)
     fig.update_layout(title="Difference between the branches (mean joint distance)", **_LAYOUT)
     fig.update_xaxes(title_text="frame")
     fig.update_yaxes(title_text="mm", rangemode="tozero")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 from typing import Mapping, Sequence
 
 import gradio as gr
@@ -42,10 +43,24 @@ def server_address(argv: Sequence[str] | None = None, env: Mapping[str, str] | N
         raise  # unreachable: ap.error exits
 
 
+def _stop(signum, frame) -> None:
+    raise KeyboardInterrupt  # Gradio closes its server on it; launch's cleanup then runs
+
+
 def launch(demo: gr.Blocks, argv: Sequence[str] | None = None, concurrency: int = 2, css: str = "",
            allowed_paths: Sequence[str] = ()) -> None:
-    """Queue ``demo`` (``concurrency`` runs at a time) and serve it at :func:`server_address`."""
+    """Queue ``demo`` (``concurrency`` runs at a time) and serve it at :func:`server_address`.
+
+    SIGTERM (a Space restarting, ``docker stop``, ``kill``) stops the app like Ctrl-C does, and
+    every session folder of this process is removed on the way out.
+    """
+    from .session import sweep_stale_sessions
+
     host, port = server_address(argv)
-    demo.queue(default_concurrency_limit=concurrency, max_size=32).launch(
-        server_name=host, server_port=port, theme=gr.themes.Soft(), css=css, allowed_paths=list(allowed_paths),
-        show_error=True)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        demo.queue(default_concurrency_limit=concurrency, max_size=32).launch(
+            server_name=host, server_port=port, theme=gr.themes.Soft(), css=css, allowed_paths=list(allowed_paths),
+            show_error=True)
+    finally:
+        sweep_stale_sessions(own_too=True)

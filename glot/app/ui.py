@@ -1,7 +1,8 @@
-"""The Gradio page: layout, and adapters from Gradio events to :mod:`glot.app.handlers`."""
+"""The Gradio page: layout, and adapters from Gradio events to the handlers (no work is done here)."""
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -9,32 +10,38 @@ import cv2
 import gradio as gr
 import numpy as np
 
-from ..errors import GLoTError
-from ..pipeline import EDGE_MODES
+from ..errors import GLoTError, user_message
+from ..pipeline.options import EDGE_MODES
 from . import handlers as h
-from .live import live_figure, live_step
+from . import results_view as rv
+from .cursor import CURSOR_JS, SEEK_JS
+from .gpu import zero_gpu
 from .plots import acceleration_figure, difference_figure, heatmap_figure
-from .session import close_session, new_session
+from .session import close_session, new_session, sweep_stale_sessions
+from .viewer import first_frame
 
 __all__ = ["build_demo", "launch", "EXAMPLES_DIR", "example_clips"]
 
-# what a user can fix: bad settings/input (GLoTError) and missing or unreadable model files (OSError)
+# what a user can fix: bad settings/input (GLoTError) and missing or unreadable files (OSError)
 USER_ERRORS = (GLoTError, OSError)
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "assets" / "examples"
 VIDEO_EXTS = (".mp4", ".mov", ".webm", ".mkv", ".avi", ".m4v")
 SESSION_TTL_S = 6 * 3600  # a session's files go after 6 h idle, or when its tab closes
 RUN_CONCURRENCY = 2  # pipeline runs at a time (each one is CPU/GPU heavy)
+STREAM_EVERY = 1 / 15  # s between the webcam frames the browser sends (the runner builds 30 fps windows by time)
+FIRST_FRAME_SIDE = 720
 
 _T, _W = h.TRAINED.seqlen, h.TRAINED.stride_short
 INTRO = f"""# GLoT Studio
-Video-based 3D human pose and shape with **GLoT** (Global-to-Local modeling, CVPR 2023). Upload a clip of one
-person, press **Run**, then compare the **global** branch (blue: the whole window, masked modeling) with the
-**final** local-corrected branch (orange) in the overlay video, the 3D viewer and the smoothness plots.
+Video-based 3D human pose and shape with **GLoT** (Global-to-Local modeling, CVPR 2023). Upload a clip, press
+**Run**: every person gets a mesh. Compare the **global** branch (blue: the whole window, masked modeling) with the
+**final** local-corrected branch (orange) in the overlay video, the 3D viewers and the smoothness plots, and download
+each person's motion as a skinned glTF or a BVH.
 
-*Limits:* clips up to {h.MAX_SECONDS:.0f} s (longer ones with *max frames* set to at most {h.MAX_SECONDS:.0f} s of
-frames) and up to {h.MAX_LONG_SIDE}×{h.MAX_SHORT_SIDE} (4K). ★ marks the settings the weights were trained with;
-other values run, but outside what the model has seen."""
+*Limits:* up to {h.MAX_SECONDS:.0f} s, {h.MAX_FRAMES} frames and {h.MAX_MEGAPIXEL_FRAMES:.0f} megapixel-frames
+(60 s of 1080p at 30 fps; longer clips run with *max frames* set), up to {h.MAX_LONG_SIDE}×{h.MAX_SHORT_SIDE}.
+★ marks the settings the weights were trained with; other values run, but outside what the model has seen."""
 CSS = ".glot-small {font-size: 0.85em; opacity: 0.85}"
 
 
@@ -45,14 +52,22 @@ def example_clips(folder: Path = EXAMPLES_DIR) -> list[str]:
     return [str(p) for p in sorted(folder.iterdir()) if p.suffix.lower() in VIDEO_EXTS]
 
 
+def _message(err: Exception) -> str:
+    """One line for the user, with file names only (server paths mean nothing to them)."""
+    return user_message(err, private_paths=True)
+
+
 def _error(err: Exception) -> gr.Error:
-    return gr.Error(str(err).splitlines()[0] if str(err) else type(err).__name__, print_exception=False)
+    return gr.Error(_message(err), print_exception=False)
 
 
 def build_demo(assets_dir: str | os.PathLike | None = None, device: str | None = None) -> gr.Blocks:
-    """The app. The model loads lazily (first run or *Load model*) into a cache owned by this Blocks."""
-    cache = h.ModelCache(assets_dir=assets_dir, device=device)
+    """The app. The model loads lazily (first run or *Load model*) into a cache owned by this Blocks;
+    on ZeroGPU it is built at start-up and moved to ``cuda`` there (the documented pattern)."""
+    sweep_stale_sessions()
+    cache = h.ModelCache(assets_dir=assets_dir, device=device, eager=zero_gpu())
     examples = example_clips()
+    floor = _floor_glb()
 
     with gr.Blocks(title="GLoT Studio", delete_cache=(3600, 6 * 3600)) as demo:
         session = gr.State(None, time_to_live=SESSION_TTL_S, delete_callback=close_session)
@@ -63,12 +78,9 @@ def build_demo(assets_dir: str | os.PathLike | None = None, device: str | None =
                 video_in = gr.Video(label="Input clip", sources=["upload"], height=300, elem_id="video-in")
                 if examples:
                     gr.Examples(examples=[[p] for p in examples], inputs=[video_in], label="Example clips")
-                else:
-                    gr.Markdown("*No example clips installed (`assets/examples/` is empty).*",
-                                elem_classes="glot-small")
-                with gr.Accordion("Person to follow (when several are in the clip)", open=False):
-                    gr.Markdown("Click two opposite corners of a box around the person on the first frame, or "
-                                "type the box. Empty = the most prominent person.", elem_classes="glot-small")
+                with gr.Accordion("Person to show first (when several are in the clip)", open=False):
+                    gr.Markdown("Everyone is tracked. Click two opposite corners of a box around a person on the first "
+                                "frame (or type the box) to show that person first.", elem_classes="glot-small")
                     person_img = gr.Image(label="First frame", interactive=False, height=260, elem_id="person-img")
                     with gr.Row():
                         person_box = gr.Textbox(label="Person box: x0, y0, x1, y1 (pixels)", placeholder="empty = auto",
@@ -101,23 +113,38 @@ def build_demo(assets_dir: str | os.PathLike | None = None, device: str | None =
                 precision = gr.Radio(list(h.PRECISIONS), value="auto", label="ResNet-50 precision", elem_id="precision",
                                      info="fp32 ★ is what the weights were trained in; bf16 is faster on recent GPUs "
                                           "and CPUs and changes features slightly. auto = bf16 where supported.")
-                max_frames = gr.Number(0, precision=0, minimum=0, elem_id="max-frames", label="Max frames",
-                                       info=f"Process only the first N frames (0 = whole clip, at most "
-                                            f"{h.MAX_SECONDS:.0f} s).")
-                run_btn = gr.Button("Run", variant="primary", elem_id="run-btn")
+                with gr.Row():
+                    max_frames = gr.Number(0, precision=0, minimum=0, elem_id="max-frames", label="Max frames",
+                                           info="Only the first N frames (0 = whole clip).")
+                    max_people = gr.Number(0, precision=0, minimum=0, elem_id="max-people", label="Max people",
+                                           info="The N most prominent people (0 = everyone).")
+                with gr.Row():
+                    run_btn = gr.Button("Run", variant="primary", elem_id="run-btn", scale=3)
+                    stop_btn = gr.Button("Stop", variant="stop", elem_id="stop-btn", scale=1)
                 status = gr.Markdown("", elem_id="status")
                 preview = gr.Image(label="Live preview (last processed frame)", interactive=False, height=180,
                                    elem_id="preview")
 
         gr.Markdown("## Results")
         overlay = gr.Video(label="input | global | final", interactive=False, elem_id="overlay", height=320)
+        overlay_fps = gr.Number(30.0, visible="hidden", elem_id="overlay-fps")
         with gr.Row():
-            frame = gr.Slider(0, 1, value=0, step=1, label="Frame", interactive=True, elem_id="frame-slider",
-                              info="Moves the 3D viewer and the joints view. (Clicking a plot does not: Gradio's "
-                                   "plot component has no select event; hover a point to read its frame.)")
+            person = gr.Radio([], label="Person", elem_id="person-select", scale=2,
+                              info="Drives the viewers, the joints view, the plots and the tables.")
+            thumbs = gr.Gallery(label="Tracked people", columns=8, height=150, allow_preview=False, scale=3,
+                                elem_id="person-thumbs")
+        frame = gr.Slider(0, 1, value=0, step=1, label="Frame", interactive=True, elem_id="frame-slider",
+                          info="The one cursor: playing or scrubbing the overlay video moves it, and it moves the "
+                               "viewer, the joints view and the marker on each plot.")
         with gr.Row(equal_height=True):
-            viewer = gr.Model3D(label="3D: global (blue) | final (orange)", height=360, elem_id="viewer",
+            # an initial scene, so the viewers' canvases exist before the first result (Gradio 6.31's Model3D
+            # draws nothing for a first value set after the page loaded empty)
+            viewer = gr.Model3D(value=str(floor), label="This frame: global (blue) | final (orange)", height=360,
+                                elem_id="viewer",
                                 clear_color=(0.97, 0.97, 0.98, 1.0), camera_position=(90, 90, 3.0))
+            motion = gr.Model3D(value=str(floor), label="Whole motion (skinned glTF, plays)", height=360,
+                                elem_id="motion",
+                                clear_color=(0.97, 0.97, 0.98, 1.0), camera_position=(90, 90, 3.5))
             joints_img = gr.Image(label="2D joints: global (blue), final (orange)", interactive=False, height=360,
                                   elem_id="joints-img")
         caption = gr.Markdown("", elem_id="frame-caption")
@@ -126,11 +153,11 @@ def build_demo(assets_dir: str | os.PathLike | None = None, device: str | None =
             diff_plot = gr.Plot(label="Branch difference", elem_id="diff-plot")
         heat_plot = gr.Plot(label="Per-joint acceleration", elem_id="heat-plot")
         with gr.Row():
-            branch_table = gr.Dataframe(headers=["", "global", "final"], label="Smoothness", interactive=False,
-                                        elem_id="branch-table")
+            branch_table = gr.Dataframe(headers=["", "global", "final"], label="Smoothness (selected person)",
+                                        interactive=False, elem_id="branch-table")
             run_table = gr.Dataframe(headers=["", "value"], label="Run", interactive=False, elem_id="run-table")
-        downloads = gr.File(label="Downloads: results.npz, overlay.mp4, meshes, summary.json", file_count="multiple",
-                            interactive=False, elem_id="downloads")
+        downloads = gr.File(label="Downloads: results.npz, overlay.mp4, motion (.glb, .bvh) per person and branch, "
+                                  "summary.json", file_count="multiple", interactive=False, elem_id="downloads")
 
         with gr.Accordion("Live webcam (online mode)", open=False):
             gr.Markdown("GLoT predicts the centre of a window, so a live frame is shown once its look-ahead "
@@ -153,22 +180,27 @@ def build_demo(assets_dir: str | os.PathLike | None = None, device: str | None =
             try:
                 cache.get()
             except USER_ERRORS as err:
-                return h.model_report(cache, error=str(err))
+                return h.model_report(cache, error=_message(err))
             return h.model_report(cache)
+
+        def _first(video: str) -> tuple[np.ndarray, float]:
+            img = first_frame(video)
+            s = FIRST_FRAME_SIDE / max(img.shape[:2])
+            return cv2.resize(img, (round(img.shape[1] * s), round(img.shape[0] * s))), s
 
         def on_video(video: str | None):
             if not video:
                 return None, "", None
             try:
-                img, _ = h.first_frame(video)
-            except USER_ERRORS as err:
+                img, _ = _first(video)
+            except (USER_ERRORS + (ValueError,)) as err:
                 raise _error(err)
             return img, "", None
 
         def on_person_click(video: str | None, corner, evt: gr.SelectData):
             if not video:
                 return gr.skip(), gr.skip(), None
-            img, scale = h.first_frame(video)
+            img, scale = _first(video)
             x, y = evt.index[0] / scale, evt.index[1] / scale
             if corner is None:
                 cv2.circle(img, (int(evt.index[0]), int(evt.index[1])), 4, (255, 200, 0), -1)
@@ -177,11 +209,24 @@ def build_demo(assets_dir: str | os.PathLike | None = None, device: str | None =
             return _draw_box(img, box, scale), box, None
 
         def on_clear(video: str | None):
-            return (h.first_frame(video)[0] if video else None), "", None
+            return (_first(video)[0] if video else None), "", None
 
-        def on_run(video, T, w, ratio, pattern, seed_v, edge_v, prec, box, max_n, sess, progress=gr.Progress()):
+        def results(view: rv.RunView, sel: int, index: int) -> dict:
+            """Every results component for person ``sel`` at frame ``index``."""
+            glb, img, cap = rv.frame_view(cache.get(), view, index, sel)
+            shown = view.selected if sel == rv.EVERYONE else sel
+            j = view.joints3d(shown) if shown != rv.EVERYONE else None
+            branch_rows, run_rows = rv.summary_rows(view, shown)
+            plots = ({acc_plot: acceleration_figure(j, view.occluded, index),
+                      diff_plot: difference_figure(j, view.occluded, index), heat_plot: heatmap_figure(j, index)}
+                     if j is not None else {acc_plot: None, diff_plot: None, heat_plot: None})
+            return {viewer: str(glb) if glb else None, joints_img: img, caption: cap, motion: _motion_file(view, sel),
+                    branch_table: branch_rows, run_table: run_rows, **plots}
+
+        def on_run(video, T, w, ratio, pattern, seed_v, edge_v, prec, box, max_n, max_p, sess, progress=gr.Progress()):
             try:
-                options = h.check_video(video, h.make_options(T, w, ratio, pattern, seed_v, edge_v, prec, box, max_n))
+                options = h.check_video(video, h.make_options(T, w, ratio, pattern, seed_v, edge_v, prec, max_n, max_p))
+                preselect = h.parse_box(box)
                 sess = sess or new_session()
                 progress(0.0, desc="loading the model")
                 bundle = cache.get()
@@ -190,61 +235,111 @@ def build_demo(assets_dir: str | os.PathLike | None = None, device: str | None =
             yield {session: sess, status: "Running…", model_md: h.model_report(cache)}
             view = None
             try:
-                for ev in h.iter_run(video, sess, bundle, options):
+                for ev in h.iter_run(video, sess, bundle, options, preselect=preselect):
                     if ev.kind == "progress":
                         progress(ev.fraction, desc=ev.text)
+                        yield {status: gr.skip()}  # hand control back often: Stop and /cancel act at a yield
                     elif ev.kind == "preview":
                         yield {preview: ev.image}
+                    elif ev.kind == "tick":
+                        yield {status: gr.skip()}
                     else:
                         view = ev.view
+            except h.RunCancelled:
+                yield {status: "**Stopped.** Nothing was kept from that run."}
+                return
             except USER_ERRORS as err:
                 raise _error(err)
-            i = view.first_valid()
-            glb, img, cap = h.frame_view(bundle, view, i)
-            branch_rows, run_rows = h.summary_rows(view)
-            j3d = view.joints3d
+            sel = view.selected
+            i = view.first_valid(sel)
+            choice = int(view.track_id[sel]) if sel != rv.EVERYONE else None
+            sess.extras["shown"] = (i, sel)
             yield {
-                session: sess, status: f"**Done:** {view.message}.",
+                session: sess, status: f"**Done:** {view.message}.", overlay_fps: view.overlay_fps,
                 overlay: str(view.files["overlay"]) if "overlay" in view.files else None,
                 frame: gr.Slider(minimum=0, maximum=max(view.num_frames - 1, 1), value=i, step=1),
-                viewer: str(glb) if glb else None, joints_img: img, caption: cap,
-                acc_plot: acceleration_figure(j3d, view.occluded), diff_plot: difference_figure(j3d, view.occluded),
-                heat_plot: heatmap_figure(j3d), branch_table: branch_rows, run_table: run_rows,
-                downloads: [str(p) for k, p in view.files.items()],
+                person: gr.Radio(choices=rv.person_choices(view), value=choice),
+                thumbs: rv.person_thumbnails(view),
+                downloads: [str(p) for k, p in view.files.items()], **results(view, sel, i),
             }
 
-        def on_frame(index, sess):
+        def on_stop(sess):
+            if sess is not None:
+                sess.cancel.set()
+
+        def on_frame(index, choice, sess):
             if sess is None or sess.view is None:
-                return gr.skip(), gr.skip(), gr.skip()
+                return {viewer: gr.skip()}
+            key = (int(index), sess.view.person_index(choice))
+            if sess.extras.get("shown") == key:  # an echo of what is on screen (e.g. the run's own update)
+                return {viewer: gr.skip()}
+            sess.extras["shown"] = key
             try:
-                glb, img, cap = h.frame_view(cache.get(), sess.view, int(index))
+                return results(sess.view, key[1], key[0])
             except USER_ERRORS as err:
                 raise _error(err)
-            return (str(glb) if glb else None), img, cap
+
+        def on_thumb(sess, evt: gr.SelectData):
+            if sess is None or sess.view is None or evt.index is None:
+                return gr.skip()
+            return int(sess.view.track_id[int(evt.index)])
 
         def on_live(img, k, state):
+            from .live import live_figure, live_step
+
             try:
                 state, panel, text = live_step(cache.get(), state, img, int(k))
             except USER_ERRORS as err:
                 raise _error(err)
             return state, (panel if panel is not None else gr.skip()), text, live_figure(state)
 
-        run_outputs = [session, status, model_md, preview, overlay, frame, viewer, joints_img, caption,
-                       acc_plot, diff_plot, heat_plot, branch_table, run_table, downloads]
+        view_outputs = [viewer, motion, joints_img, caption, acc_plot, diff_plot, heat_plot, branch_table, run_table]
+        run_outputs = [session, status, model_md, preview, overlay, overlay_fps, frame, person, thumbs, downloads,
+                       *view_outputs]
         demo.load(show_model, None, model_md, queue=False, api_visibility="undocumented")
+        demo.load(None, None, None, js=CURSOR_JS)
         load_btn.click(load_model, None, model_md, concurrency_limit=1, api_name="load_model")
         video_in.change(on_video, video_in, [person_img, person_box, pending_corner], api_visibility="undocumented")
         person_img.select(on_person_click, [video_in, pending_corner], [person_img, person_box, pending_corner],
                           api_visibility="undocumented")
         clear_box.click(on_clear, video_in, [person_img, person_box, pending_corner], api_visibility="undocumented")
-        run_btn.click(on_run, [video_in, window, local_w, mask_ratio, mask_pattern, seed, edge, precision, person_box,
-                               max_frames, session], run_outputs, api_name="run", concurrency_limit=RUN_CONCURRENCY,
-                      concurrency_id="pipeline")
-        frame.change(on_frame, [frame, session], [viewer, joints_img, caption], api_name="frame",
-                     trigger_mode="always_last", concurrency_limit=4)
+        run_event = run_btn.click(on_run, [video_in, window, local_w, mask_ratio, mask_pattern, seed, edge, precision,
+                                           person_box, max_frames, max_people, session], run_outputs, api_name="run",
+                                  concurrency_limit=RUN_CONCURRENCY, concurrency_id="pipeline")
+        stop_btn.click(on_stop, session, None, queue=False, cancels=[run_event], api_name="stop")
+        frame.change(on_frame, [frame, person, session], view_outputs, api_name="frame", trigger_mode="always_last",
+                     concurrency_limit=4)
+        frame.change(None, [frame, overlay_fps], None, js=SEEK_JS, queue=False)
+        person.change(on_frame, [frame, person, session], view_outputs, api_visibility="undocumented",
+                      trigger_mode="always_last", concurrency_limit=4)
+        thumbs.select(on_thumb, session, person, api_visibility="undocumented")
         cam_in.stream(on_live, [cam_in, future, live_state], [live_state, live_panel, live_status, live_plot],
-                      stream_every=0.1, time_limit=300, concurrency_limit=2, api_name="live")
+                      stream_every=STREAM_EVERY, time_limit=300, concurrency_limit=2, api_name="live")
     return demo
+
+
+def _floor_glb() -> Path:
+    """A small grey floor square (the viewers' initial scene), written once to the temp folder."""
+    from ..export import mesh_to_glb
+
+    path = Path(tempfile.gettempdir()) / "glot-studio" / "viewer-floor.glb"
+    if not path.is_file():
+        v = np.array([[-1, 0.95, -1], [1, 0.95, -1], [1, 0.95, 1], [-1, 0.95, 1]], np.float32)  # y down: below the feet
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(mesh_to_glb(v, np.array([[0, 2, 1], [0, 3, 2]]), color=(0.85, 0.86, 0.88)))
+        tmp.replace(path)
+    return path
+
+
+def _motion_file(view: rv.RunView, sel: int) -> str | None:
+    """The animated file the motion viewer plays: the selected person's final branch."""
+    if not view.num_people:
+        return None
+    p = view.selected if sel == rv.EVERYONE else sel
+    suffix = "" if view.num_people == 1 else f"_{int(view.track_id[p])}"
+    path = view.files.get(f"motion_final{suffix}.glb")
+    return str(path) if path else None
 
 
 def _draw_box(img: np.ndarray, box: str, scale: float) -> np.ndarray:

@@ -10,7 +10,7 @@ import numpy as np
 from ..body.joints import SPIN_JOINT_MAP
 from ..render import FINAL_COLOR, GLOBAL_COLOR, draw_skeleton
 
-__all__ = ["read_frame", "skeleton_bones", "draw_branches"]
+__all__ = ["read_frame", "first_frame", "skeleton_bones", "draw_branches"]
 
 
 def read_frame(path: str | os.PathLike, time: float, max_side: int | None = None) -> np.ndarray:
@@ -29,7 +29,10 @@ def read_frame(path: str | os.PathLike, time: float, max_side: int | None = None
         tb = float(stream.time_base)
         start = stream.start_time or 0
         target = start + int(round(time / tb))
-        container.seek(max(target, start), stream=stream, backward=True, any_frame=False)
+        try:
+            container.seek(max(target, start), stream=stream, backward=True, any_frame=False)
+        except (av.FFmpegError, OSError):  # a stream that cannot seek (raw H.264): decode forward instead
+            return _decode_forward(path, time, max_side)
         chosen = None
         for frame in container.decode(stream):
             if chosen is not None and frame.pts is not None and frame.pts > target:
@@ -48,6 +51,28 @@ def read_frame(path: str | os.PathLike, time: float, max_side: int | None = None
             img = chosen.to_ndarray(format="rgb24")
         rot = int(round(float(getattr(chosen, "rotation", 0) or 0) / 90.0)) * 90 % 360
         return np.ascontiguousarray(np.rot90(img, rot // 90)) if rot else img
+
+
+def _decode_forward(path: str | os.PathLike, time: float, max_side: int | None) -> np.ndarray:
+    from ..video import iter_frames
+
+    chosen = None
+    for fr in iter_frames(path, max_side=max_side, strict=False):
+        if chosen is not None and fr.time > time + 1e-6:
+            break
+        chosen = fr.image
+    if chosen is None:
+        raise ValueError(f"no frame at {time:.3f} s in {Path(path).name}")
+    return chosen
+
+
+def first_frame(path: str | os.PathLike, max_side: int | None = None) -> np.ndarray:
+    """The clip's first frame (decoded forward: works for streams that cannot seek)."""
+    from ..video import iter_frames
+
+    for fr in iter_frames(path, max_side=max_side, strict=False):
+        return fr.image
+    raise ValueError(f"{Path(path).name} has no frame")
 
 
 def skeleton_bones(parents: np.ndarray) -> list[tuple[int, int]]:

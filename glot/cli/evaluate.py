@@ -1,7 +1,10 @@
 """``python -m glot eval --dataset 3dpw --db PATH --checkpoint CKPT``: the paper's metrics row.
 
-Prints PA-MPJPE, MPJPE, PVE (3DPW only) and acceleration error in mm, computed as the official
-``evaluate.py``. Databases are joblib pickles: only evaluate files you trust.
+Prints PA-MPJPE, MPJPE, PVE (3DPW only) and acceleration error in mm. ``--protocol official``
+(default) uses the official ``evaluate.py`` windows, so the numbers equal that script's (the
+paper's tables), including its reversed window order at each video's end and the skipping of
+videos shorter than the window; ``--protocol clean`` scores every frame against its own centred
+window. Databases are joblib pickles: only evaluate files you trust.
 """
 from __future__ import annotations
 
@@ -22,6 +25,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="cpu, cuda, mps or auto")
     p.add_argument("--batch-size", type=int, default=64, help="windows per forward")
     p.add_argument("--seq", default="", help="only videos whose name contains this text")
+    p.add_argument("--protocol", choices=("official", "clean"), default="official",
+                   help="evaluation windows: 'official' = evaluate.py's (the paper's numbers: reversed order of the "
+                        "last seqlen/2-1 windows, videos shorter than seqlen skipped); 'clean' = each frame's own "
+                        "centred window, every video (default: official)")
     p.add_argument("--plot", metavar="DIR", help="write per-video acceleration-error plots (plotly HTML) here")
 
 
@@ -84,10 +91,15 @@ def main(args: argparse.Namespace) -> int:
             raise UsageError(f"no video name contains '{args.seq}'")
         db = {k: (v[keep] if hasattr(v, "__len__") and len(v) == len(keep) else v) for k, v in db.items()}
     jreg = None if args.dataset == "mpii3d" else load_h36m_regressor(args.assets)
-    res = evaluate_database(model, db, args.dataset, jreg, batch_size=args.batch_size, progress=True)
+    try:
+        res = evaluate_database(model, db, args.dataset, jreg, batch_size=args.batch_size, progress=True,
+                                protocol=args.protocol)
+    except ValueError as exc:
+        raise UsageError(f"{args.db}: {exc}") from None
     row = res.row()
     cells = [f"{k} {v:.1f}" if v is not None else f"{k} -" for k, v in row.items()]
-    print(f"{args.dataset} ({res.num_frames} frames, {len(res.per_video)} videos): " + " | ".join(cells) + " (mm)")
+    print(f"{args.dataset} ({res.num_frames} frames, {len(res.per_video)} videos, {args.protocol} protocol): "
+          + " | ".join(cells) + " (mm)")
     if args.plot:
         print(f"acceleration plot: {write_accel_plot(res.per_video, args.plot, args.dataset)}")
     return 0

@@ -22,6 +22,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--future", type=int, default=None,
                    help="look-ahead frames k (default T-T//2-1: full windows; smaller = lower latency, off-distribution)")
     p.add_argument("--realtime", action="store_true", help="pace a file by its timestamps (frames are dropped if slow)")
+    p.add_argument("--window-fps", type=float, default=None,
+                   help="build windows from frames 1/fps apart in time (default: 30, the trained rate, for live "
+                        "sources; consecutive frames for files, as offline)")
     p.add_argument("--max-frames", type=int, default=None)
     p.add_argument("--fp32", action="store_true", help="ResNet-50 in float32")
     p.add_argument("--overwrite", action="store_true")
@@ -29,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from ..pipeline import load_bundle
-    from ..stream import OnlineRunner, StreamOptions
+    from ..stream import TRAINED_FPS, OnlineRunner, StreamOptions
     from ..stream.sources import LatestFrame, open_source
     from ..stream.writer import StreamWriter
 
@@ -38,10 +41,12 @@ def main(args: argparse.Namespace) -> int:
         raise UsageError(f"output folder {out} is not empty (use --overwrite)")
     frames, live = open_source(args.source)
     bundle = load_bundle(args.checkpoint, args.assets, args.device, config=args.config, model=args.model)
-    runner = OnlineRunner(bundle, StreamOptions(future=args.future, bf16=False if args.fp32 else None))
+    window_fps = args.window_fps if args.window_fps else (TRAINED_FPS if live else None)
+    runner = OnlineRunner(bundle, StreamOptions(future=args.future, bf16=False if args.fp32 else None,
+                                                window_fps=window_fps))
     reader = LatestFrame(frames, realtime=args.realtime) if (live or args.realtime) else None
     writer = None
-    compute, emitted, n = [], 0, 0
+    compute, emitted, n, ids = [], 0, 0, set()
     t_start = time.perf_counter()
     try:
         while args.max_frames is None or n < args.max_frames:
@@ -50,19 +55,22 @@ def main(args: argparse.Namespace) -> int:
                 break
             if writer is None and out is not None:
                 h, w = fr.image.shape[:2]
-                writer = StreamWriter(out, (w, h), bundle.faces.cpu().numpy())
+                writer = StreamWriter(out, (w, h), bundle.faces)
             t0 = time.perf_counter()
             res = runner.push(fr.image, fr.time)
             compute.append((time.perf_counter() - t0) * 1000)
             n += 1
             emitted += len(res)
             if writer is not None:
+                writer.frame(fr.time)
                 writer.add(res)
+            ids.update(r.track_id for r in res)
             for r in res:
-                print(f"frame {r.index:6d}  t={r.time:7.3f}s  latency {r.latency_frames} frames  "
+                print(f"frame {r.index:6d}  id {r.track_id:3d}  t={r.time:7.3f}s  latency {r.latency_frames} frames  "
                       f"compute {compute[-1]:6.1f} ms", flush=True)
         tail = runner.flush()
         emitted += len(tail)
+        ids.update(r.track_id for r in tail)
         if writer is not None:
             writer.add(tail)
     finally:
@@ -71,12 +79,13 @@ def main(args: argparse.Namespace) -> int:
     c = np.asarray(compute) if compute else np.zeros(1)
     summary = {
         "source": args.source, "frames_processed": n, "frames_emitted": emitted, "frames_dropped": dropped,
-        "look_ahead_frames": runner.k, "compute_ms_p50": float(np.percentile(c, 50)),
+        "people": len(ids), "track_ids": sorted(int(i) for i in ids),
+        "look_ahead_frames": runner.k, "window_fps": window_fps, "compute_ms_p50": float(np.percentile(c, 50)),
         "compute_ms_p95": float(np.percentile(c, 95)), "seconds": round(time.perf_counter() - t_start, 3),
         "model": bundle.describe(),
     }
     if writer is not None:
         writer.close(summary)
-    print(f"{n} frames in, {emitted} predictions out, {dropped} dropped; look-ahead {runner.k} frames; "
+    print(f"{n} frames in, {len(ids)} people, {emitted} predictions out, {dropped} dropped; look-ahead {runner.k} frames; "
           f"compute p50 {summary['compute_ms_p50']:.1f} ms, p95 {summary['compute_ms_p95']:.1f} ms")
     return 0

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from glot.errors import GLoTError
+from glot.torch_load import load_weights_only
 import torch
 import torch.nn as nn
 
@@ -93,7 +94,7 @@ def load_spin_backbone(
 
         path = find_asset(SPIN_CHECKPOINT, assets_dir)
     path = Path(path)
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    ckpt = load_weights_only(path, "SPIN checkpoint", error=BackboneLoadError)  # refuses code, one-line errors
     state = ckpt.get("model", ckpt) if isinstance(ckpt, dict) else None
     if not isinstance(state, dict):
         raise BackboneLoadError(f"{path} is not a SPIN checkpoint (expected a dict with a 'model' state dict)")

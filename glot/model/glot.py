@@ -16,6 +16,7 @@ from torch import nn
 from ..body.files import MeanParams
 from ..body.smpl import SMPLBody
 from ..config import GLoTConfig
+from .clip import FrameTable, forward_windows, prepare_frames
 from .global_branch import GlobalBranch, key_padding
 from .layers import LN_EPS, CrossAttention, make_blocks
 from .masking import mask_from_noise
@@ -78,6 +79,116 @@ class GLoT(nn.Module):
     def device(self) -> torch.device:
         return self.proj_short.weight.device
 
+    def _local_width(self, T: int, local_width: int | None) -> int:
+        cfg = self.cfg
+        w = cfg.stride_short if local_width is None else int(local_width)
+        if not 1 <= w <= cfg.stride_short:
+            raise ValueError(f"local width {w} must be in 1..{cfg.stride_short}")
+        if T < 2 * w + 1:
+            raise ValueError(f"window of {T} frames is shorter than the local window 2*{w}+1")
+        mid = T // 2
+        if mid - w < 0 or mid + w + 1 > T:
+            raise ValueError(f"local window 2*{w}+1 does not fit around frame {mid} of {T}")
+        return w
+
+    def prepare_frames(self, features: torch.Tensor, seqlen: int | None = None, local_width: int | None = None,
+                       bf16: bool = False) -> FrameTable:
+        """The per-frame part of the eval forward for ``features (R, F)``, to pass to
+        :meth:`forward_clip` as ``features`` (e.g. kept across calls by a streaming caller).
+
+        ``seqlen`` (default ``cfg.seqlen``), ``local_width`` and ``bf16`` must be those of the
+        windows it will be used with."""
+        T = self.cfg.seqlen if seqlen is None else int(seqlen)
+        w = self._local_width(T, local_width)
+        self._check_eval()
+        with torch.inference_mode():
+            return prepare_frames(self, features.to(self.device), T, w, bool(bf16))
+
+    def _check_eval(self) -> None:
+        if self.training:
+            raise ValueError("forward_clip is the inference path: call model.eval() first (train with forward)")
+
+    def forward_clip(
+        self,
+        features: torch.Tensor | FrameTable,
+        windows: torch.Tensor,
+        rows: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+        J_regressor: torch.Tensor | None = None,
+        local_width: int | None = None,
+        need_verts: bool = True,
+        need_global_verts: bool = True,
+        bf16: bool = False,
+    ) -> GLoTOutput:
+        """GLoT in eval mode on windows given as frame indices into a clip: equal to
+        ``forward(features[rows[:, None], windows], mask=mask, ...)``, with the per-frame work
+        (``proj``, ``proj_short``, half of the first blocks' ``LayerNorm -> qkv``) done once per
+        distinct frame instead of once per window position, and only the outputs that are read
+        computed. Runs under ``torch.inference_mode`` (no gradients; train with :meth:`forward`).
+
+        Args:
+            features: ``(L, F)`` per-frame features of a clip, ``(P, L, F)`` of several people's
+                clips (then ``rows`` says whose each window is), or a :class:`FrameTable` from
+                :meth:`prepare_frames` (``windows`` then index its rows). Any device; only the
+                frames the windows use are moved to the model's.
+            windows: ``(M, T)`` integer frame indices of each window (e.g. edge-clamped ones from
+                :func:`glot.video.windows.window_indices`).
+            rows: ``(M,)`` person index of each window (with ``(P, L, F)`` features only).
+            mask, J_regressor, local_width, need_verts, need_global_verts: as :meth:`forward`.
+            bf16: run the matrix products in bfloat16 (float32 accumulation; the rest, the heads
+                and the body in float32): faster on CPUs and GPUs with bf16 matrix units, and
+                a fraction of a millimetre from float32 on average (``docs/speed.md``).
+        Returns:
+            :class:`GLoTOutput`: final ``(M, ...)``, global ``(M, 1, ...)``.
+        """
+        self._check_eval()
+        windows = torch.as_tensor(windows)
+        if windows.ndim != 2 or windows.dtype in (torch.bool,) or windows.is_floating_point():
+            raise ValueError(f"windows must be an (M, T) integer tensor, not {tuple(windows.shape)} {windows.dtype}")
+        T = windows.shape[1]
+        w = self._local_width(T, local_width)
+        dev = self.device
+        with torch.inference_mode():
+            if isinstance(features, FrameTable):
+                if rows is not None:
+                    raise ValueError("rows index people of (P, L, F) features, not rows of a FrameTable")
+                if (features.seqlen, features.width, features.bf16) != (T, w, bool(bf16)):
+                    raise ValueError(f"frame table made for windows of {features.seqlen} frames, local width "
+                                     f"{features.width}, bf16={features.bf16}; used with {T}, {w}, bf16={bool(bf16)}")
+                table, idx, fresh = features, windows.to(dev), False
+            else:
+                (table, idx), fresh = self._clip_table(features, windows, rows, T, w, bool(bf16)), True
+            if mask is not None:
+                mask = torch.as_tensor(mask).to(device=dev, dtype=torch.bool).expand(idx.shape)
+                if not mask.any():
+                    mask = None
+            return forward_windows(self, table, idx, mask, J_regressor, need_verts, need_global_verts,
+                                   check=not fresh)
+
+    def _clip_table(self, features: torch.Tensor, windows: torch.Tensor, rows: torch.Tensor | None, T: int, w: int,
+                    bf16: bool) -> tuple[FrameTable, torch.Tensor]:
+        """The frame table of the distinct frames the windows use, and the windows as its rows."""
+        if features.ndim == 3:
+            if rows is None:
+                raise ValueError("(P, L, F) features need rows: the person index of each window")
+            rows = torch.as_tensor(rows, device=windows.device)
+            keys = rows.reshape(-1, 1) * features.shape[1] + windows
+        elif features.ndim == 2:
+            if rows is not None:
+                raise ValueError("rows are only for (P, L, F) features")
+            keys = windows
+        else:
+            raise ValueError(f"features must be (L, F) or (P, L, F), not {tuple(features.shape)}")
+        flat = features.reshape(-1, features.shape[-1])
+        if keys.numel() and (int(keys.min()) < 0 or int(keys.max()) >= flat.shape[0]):
+            raise IndexError(f"window frame indices outside the clip's {features.shape[-2]} frames")
+        if keys.shape[0] == 1:  # one window: nothing to share (repeated edge frames cost little)
+            uniq, inv = keys[0], torch.arange(T, device=keys.device)[None]
+        else:
+            uniq, inv = torch.unique(keys, return_inverse=True)
+        feats = flat[uniq.to(flat.device)]
+        return prepare_frames(self, feats.to(self.device), T, w, bf16), inv.to(self.device)
+
     def forward(
         self,
         features: torch.Tensor,
@@ -112,14 +223,8 @@ class GLoT(nn.Module):
         """
         cfg = self.cfg
         B, T, _ = features.shape
-        w = cfg.stride_short if local_width is None else int(local_width)
-        if not 1 <= w <= cfg.stride_short:
-            raise ValueError(f"local width {w} must be in 1..{cfg.stride_short}")
-        if T < 2 * w + 1:
-            raise ValueError(f"window of {T} frames is shorter than the local window 2*{w}+1")
+        w = self._local_width(T, local_width)
         mid = T // 2
-        if mid - w < 0 or mid + w + 1 > T:
-            raise ValueError(f"local window 2*{w}+1 does not fit around frame {mid} of {T}")
 
         if is_train:
             if mask is None:

@@ -1,7 +1,8 @@
 """Per-frame GLoT input built from MediaPipe Pose output (the open model's feature extractor).
 
-One function, used both to make training data (synthetic landmarks) and at inference (a
-:class:`glot.video.track.PoseTrack`), so the two can never drift apart.
+One function, used both to make training data (synthetic landmarks) and at inference (each
+tracked person's landmarks, :func:`glot.pipeline.features.landmark_people_features`), so the two
+can never drift apart.
 
 Feature layout per frame (``LANDMARK_FEATURE_DIM`` = 231), all in the crop frame that the ResNet
 path would see (the tracker's square box enlarged by ``BOX_SCALE`` = 1.2):
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["LANDMARK_FEATURE_DIM", "NUM_LANDMARKS", "landmark_features", "track_features", "LEFT_RIGHT_SWAP"]
+__all__ = ["LANDMARK_FEATURE_DIM", "NUM_LANDMARKS", "landmark_features", "LEFT_RIGHT_SWAP"]
 
 NUM_LANDMARKS = 33
 LANDMARK_FEATURE_DIM = NUM_LANDMARKS * 7
@@ -78,17 +79,3 @@ def landmark_features(
     w = _fill_time(np.nan_to_num(wl.reshape(n, -1)), w_ok)
     vis = np.where(ok[:, None], vis, 0.0)
     return np.concatenate([img, vis, w], axis=1).astype(np.float32)
-
-
-def track_features(track, crop_scale: float = CROP_SCALE) -> np.ndarray:
-    """:func:`landmark_features` of a :class:`glot.video.track.PoseTrack`: ``(N, 231)`` float32.
-
-    Frames outside the track's segments are zero (they are never fed to GLoT); each segment is
-    filled on its own (no interpolation across segments).
-    """
-    n = len(track.times)
-    out = np.zeros((n, LANDMARK_FEATURE_DIM), np.float32)
-    for a, b in track.segments:
-        out[a:b] = landmark_features(track.landmarks[a:b], track.visibility[a:b], track.world[a:b],
-                                     track.boxes[a:b], crop_scale)
-    return out

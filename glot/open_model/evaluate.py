@@ -85,13 +85,14 @@ class Agreement:
 def landmark_agreement(results: dict[str, np.ndarray], branch: str = "final", min_visibility: float = 0.5
                        ) -> Agreement:
     """Compare a run's ``<branch>_joints2d`` (pixels) with its MediaPipe ``landmarks`` at the 12
-    joints of :data:`LANDMARK_JOINT_PAIRS`, on detected frames, where the landmark's visibility is
-    at least ``min_visibility`` and it lies inside the image."""
+    joints of :data:`LANDMARK_JOINT_PAIRS`, on every person's detected frames, where the landmark's
+    visibility is at least ``min_visibility`` and it lies inside the image (``results.npz`` arrays,
+    person axis first)."""
     W, H = (int(v) for v in results["image_size"])
-    j2d = results[f"{branch}_joints2d"]  # (N, 49, 2) pixels
-    lm = results["landmarks"][..., :2]
-    vis = results["visibility"]
-    frames = np.flatnonzero(results["detected"] & np.isfinite(j2d).all((1, 2)))
+    j2d = results[f"{branch}_joints2d"].reshape(-1, 49, 2)  # (P*N, 49, 2) pixels
+    lm4 = results["landmarks"].reshape(-1, 33, 4)  # x, y, z, visibility
+    lm, vis = lm4[..., :2], lm4[..., 3]
+    frames = np.flatnonzero(results["detected"].reshape(-1) & np.isfinite(j2d).all((1, 2)))
     spin = [SPIN_JOINT_NAMES.index(n) for n in LANDMARK_JOINT_PAIRS]
     mp = list(LANDMARK_JOINT_PAIRS.values())
     p, q, v = j2d[frames][:, spin], lm[frames][:, mp], vis[frames][:, mp]  # (M, 12, 2), (M, 12, 2), (M, 12)
@@ -101,7 +102,7 @@ def landmark_agreement(results: dict[str, np.ndarray], branch: str = "final", mi
     head = j2d[frames][:, SPIN_JOINT_NAMES.index("Top of Head (LSP)")]
     ankles = j2d[frames][:, [SPIN_JOINT_NAMES.index("Left Ankle"), SPIN_JOINT_NAMES.index("Right Ankle")]]
     height = np.linalg.norm(ankles - head[:, None], axis=-1).max(1)  # (M,)
-    box = results["box"][frames, 2]
+    box = results["box"].reshape(-1, 4)[frames, 2]
     if not use.any():
         return Agreement(float("nan"), float("nan"), float("nan"), 0)
     return Agreement(median_px=float(np.median(d[use])),

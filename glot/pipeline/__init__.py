@@ -1,11 +1,13 @@
-"""The video pipeline: what the CLI (``glot run``) and the app call."""
-from .bundle import ModelBundle, find_glot_checkpoint, load_bundle
-from .options import EDGE_MODES, MASK_PATTERNS, RunOptions
-from .regress import BranchResult, occlusion_mask, regress_frames
-from .run import BRANCHES, PipelineError, RunResult, iter_branch_verts, run_video
+"""The video pipeline: what the CLI (``glot run``) and the app call (names imported on first use)."""
+from .._lazy import lazy_exports
 
-__all__ = [
-    "ModelBundle", "load_bundle", "find_glot_checkpoint", "RunOptions", "MASK_PATTERNS", "EDGE_MODES",
-    "BranchResult", "regress_frames", "occlusion_mask", "run_video", "RunResult", "PipelineError",
-    "iter_branch_verts", "BRANCHES",
-]
+_EXPORTS = {
+    "ModelBundle": ".bundle", "load_bundle": ".bundle", "find_glot_checkpoint": ".bundle",
+    "FrameMeshes": ".meshes", "iter_frame_meshes": ".meshes", "person_shapes": ".meshes", "pose_meshes": ".meshes",
+    "EDGE_MODES": ".options", "MASK_PATTERNS": ".options", "MESH_EXPORTS": ".options", "RunOptions": ".options",
+    "BRANCHES": ".options", "BRANCH_COLORS": ".run", "BranchResult": ".regress", "occlusion_mask": ".regress", "regress_frames": ".regress",
+    "regress_people": ".regress", "PipelineError": ".run", "RunResult": ".run",
+    "run_video": ".run",
+}
+__all__ = list(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

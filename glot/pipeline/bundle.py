@@ -7,6 +7,7 @@ when they are found and falls back to the open model otherwise; ``describe()`` s
 """
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,7 @@ OFFICIAL_GLOT_NAMES = (
     "table1_h36m_mpii3d_weights.pth.tar",
     "glot.pth.tar",
 )
-FEATURE_SOURCES = ("resnet", "landmarks")  # crops -> SPIN ResNet-50 | PoseTrack -> landmark features
+FEATURE_SOURCES = ("resnet", "landmarks")  # crops -> SPIN ResNet-50 | tracked landmarks -> landmark features
 OPEN_MODEL_NAME = "open default model (MediaPipe landmarks, open body)"
 MODEL_CHOICES = ("auto", "official", "open")
 
@@ -53,21 +54,30 @@ class ModelBundle:
     feature_source: str = "resnet"
     note: str = ""  # why this model was chosen (e.g. the official weights were not found)
 
+    def __post_init__(self) -> None:
+        # CPU copies of what the CPU side (render, export, drawing) needs: the accelerator's tensors are
+        # only touched by accelerator work (on ZeroGPU, only inside the GPU slot)
+        body = self.glot.body
+        self.faces_array: np.ndarray = body.faces_tensor.detach().cpu().numpy().astype(np.int64)
+        self.parents_array: np.ndarray = body.parents.detach().cpu().numpy().astype(np.int64)
+        # the exporters read the body's rest shape and weights: their own CPU copy
+        self.export_body = copy.deepcopy(body).cpu()
+
     @property
     def is_open_model(self) -> bool:
         return self.feature_source == "landmarks"
 
     @property
-    def faces(self) -> torch.Tensor:
-        """``(F, 3)`` int64 mesh faces of the body."""
-        return self.glot.body.faces_tensor
+    def faces(self) -> np.ndarray:
+        """``(F, 3)`` int64 mesh faces of the body (numpy, CPU)."""
+        return self.faces_array
 
     def frame_features(self, image: np.ndarray, box: np.ndarray, observation=None, bf16: bool | None = None
                        ) -> torch.Tensor:
         """The static feature ``(F,)`` of one frame (for streams).
 
         ResNet source: crop ``box`` from ``image`` and run the backbone. Landmark source: the
-        tracker's ``observation`` (:class:`~glot.video.track.PoseObservation`) through the same
+        tracker's ``observation`` (:class:`~glot.perception.Observation`) through the same
         featurizer as offline runs.
         """
         box = np.asarray(box, np.float64)[None]

@@ -4,30 +4,21 @@ Images are RGB ``uint8``.
 """
 from __future__ import annotations
 
+from concurrent.futures import Executor
+from dataclasses import replace
 from typing import Sequence
 
 import cv2
 import numpy as np
 
-from glot.render.colors import FINAL_COLOR, GLOBAL_COLOR, Color
-from glot.render.mesh_renderer import MeshRenderer
+from glot.render.colors import FINAL_COLOR, GLOBAL_COLOR, Color, person_shade
+from glot.render.labels import draw_label
+from glot.render.mesh_renderer import MeshRenderer, PersonLike, as_person
 
-__all__ = ["PANEL_LABELS", "draw_label", "hstack_panels",
+__all__ = ["PANEL_LABELS", "draw_label", "hstack_panels", "overlay_frame",
            "overlay_panels", "draw_skeleton"]
 
 PANEL_LABELS = ("input", "global", "final (local-corrected)")
-
-
-def draw_label(image: np.ndarray, text: str, origin: tuple[int, int] = (6, 6)) -> np.ndarray:
-    """Draw small white text with a dark outline; ``origin`` is the label's top-left ``(x, y)``.
-    The font scale follows the image height. Modifies and returns ``image``."""
-    scale = max(0.35, image.shape[0] / 900.0)
-    thick = 1 if scale < 0.7 else 2
-    (_, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
-    org = (int(origin[0]), int(origin[1]) + th)
-    cv2.putText(image, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thick + 2, cv2.LINE_AA)
-    cv2.putText(image, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thick, cv2.LINE_AA)
-    return image
 
 
 def hstack_panels(panels: Sequence[np.ndarray], labels: Sequence[str] | None = None) -> np.ndarray:
@@ -41,6 +32,60 @@ def hstack_panels(panels: Sequence[np.ndarray], labels: Sequence[str] | None = N
         for panel, label in zip(panels, labels):
             draw_label(out, label, (x + 6, 6))
             x += panel.shape[1]
+    return out
+
+
+def overlay_frame(renderer: MeshRenderer, frame: np.ndarray,
+                  people: Sequence[Sequence[PersonLike]], alpha: float = 0.8,
+                  labels: Sequence[str] | None = PANEL_LABELS,
+                  colors: Sequence[Color] = (GLOBAL_COLOR, FINAL_COLOR),
+                  executor: Executor | None = None) -> np.ndarray:
+    """One frame of the overlay video with every person: input | global branch | final branch.
+
+    Each branch panel draws all its people with one z-buffer (the nearest surface wins per pixel),
+    each person in ``person_shade(branch colour, track_id)`` unless it has a colour, with a small
+    tag above the head (``"#<track_id>"`` unless it has a label). The three panels are written
+    straight into the output (no per-panel copies).
+
+    Args:
+        renderer: a :class:`MeshRenderer` for the panel size.
+        frame: ``(H, W, 3)`` uint8 RGB input frame (panel size).
+        people: one sequence per branch panel (``len(colors)`` of them, global then final) of
+            :class:`~glot.render.mesh_renderer.PersonMesh` (or ``(verts, orig_cam, ...)`` tuples);
+            empty where nobody is tracked.
+        alpha: mesh opacity.
+        labels: one corner label per panel (input first), or None.
+        colors: branch colours, one per branch panel.
+        executor: if given (e.g. a 2-worker ``ThreadPoolExecutor``), the branch panels are drawn
+            concurrently on it (the kernels release the GIL); the result is the same.
+    Returns:
+        ``(H, (1 + len(colors)) * W, 3)`` uint8, C-contiguous (ready for the video writer).
+    """
+    h, w = renderer.height, renderer.width
+    if frame.shape != (h, w, 3):
+        raise ValueError(f"frame must be ({h}, {w}, 3), got {frame.shape}")
+    if len(people) != len(colors):
+        raise ValueError(f"{len(people)} people lists for {len(colors)} branch panels")
+    n = 1 + len(colors)
+    if labels is not None and len(labels) != n:
+        raise ValueError(f"{len(labels)} labels for {n} panels")
+    out = np.empty((h, n * w, 3), np.uint8)
+    out.reshape(h, n, w, 3)[:] = frame[:, None]
+    jobs = []
+    for k, (branch, color) in enumerate(zip(people, colors), start=1):
+        resolved = [replace(p, color=person_shade(color, p.track_id) if p.color is None else p.color,
+                            label=f"#{p.track_id}" if p.label is None else p.label) for p in map(as_person, branch)]
+        if resolved:
+            jobs.append((resolved, k * w))
+    if executor is not None and len(jobs) > 1:  # panels write disjoint columns of ``out``
+        for future in [executor.submit(renderer.draw_people, out, r, alpha, x) for r, x in jobs]:
+            future.result()
+    else:
+        for resolved, x in jobs:
+            renderer.draw_people(out, resolved, alpha, x_offset=x)
+    if labels is not None:
+        for k, label in enumerate(labels):
+            draw_label(out[:, k * w:(k + 1) * w], label, (6, 6))
     return out
 
 

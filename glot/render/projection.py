@@ -22,24 +22,49 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["project_orig_cam"]
+__all__ = ["camera_depth", "project_orig_cam"]
 
 
-def project_orig_cam(verts: np.ndarray, orig_cam: np.ndarray, width: int, height: int) -> np.ndarray:
+def project_orig_cam(verts: np.ndarray, orig_cam: np.ndarray, width: int, height: int,
+                     out: np.ndarray | None = None) -> np.ndarray:
     """Project camera-frame points to pixels with the original-image camera.
 
     Args:
         verts: ``(..., 3)`` points ``(X, Y, Z)`` in the camera-aligned SMPL frame (metres).
+        orig_cam: ``(4,)`` ``(sx, sy, tx, ty)``, or ``(..., 4)`` broadcasting against ``verts[..., :1]``
+            (e.g. ``(P, 1, 4)`` for ``(P, V, 3)`` people).
+        width, height: image size in pixels.
+        out: optional float32 array of the result's shape to write into.
+    Returns:
+        ``(..., 3)`` float32 ``(u, v, depth)``: continuous pixel coordinates (pixel centres at
+        ``i + 0.5``) and depth ``Z`` (larger = farther). Arithmetic is float32 throughout.
+    """
+    verts = np.asarray(verts, dtype=np.float32)
+    cam = np.asarray(orig_cam, dtype=np.float32)
+    sx, sy, tx, ty = cam[..., 0:1], cam[..., 1:2], cam[..., 2:3], cam[..., 3:4]
+    shape = np.broadcast_shapes(verts.shape, cam.shape[:-1] + (3,))
+    out = np.empty(shape, dtype=np.float32) if out is None else out
+    if out.shape != shape or out.dtype != np.float32:
+        raise ValueError(f"out must be {shape} float32, got {out.shape} {out.dtype}")
+    out[..., 0:1] = (sx * (verts[..., 0:1] + tx) + np.float32(1.0)) * np.float32(0.5 * width)
+    out[..., 1:2] = (sy * (verts[..., 1:2] + ty) + np.float32(1.0)) * np.float32(0.5 * height)
+    out[..., 2:3] = verts[..., 2:3]
+    return out
+
+
+def camera_depth(orig_cam: np.ndarray, width: int, height: int) -> float:
+    """Distance of a weak-perspective subject from the camera, for ordering several people.
+
+    A weak-perspective camera maps 1 m to ``sx * W / 2`` pixels; a pinhole camera of focal ``f``
+    pixels does so at distance ``Z = 2 f / (sx W)``. With one nominal focal for the whole image,
+    ``f = max(W, H)`` (a 53-degree field of view), people compare correctly by size on screen:
+    the larger ``sx``, the nearer. The value is invariant to resizing the image.
+
+    Args:
         orig_cam: ``(4,)`` ``(sx, sy, tx, ty)``.
         width, height: image size in pixels.
     Returns:
-        ``(..., 3)`` float32 ``(u, v, depth)``: continuous pixel coordinates (pixel centres at
-        ``i + 0.5``) and depth ``Z`` (larger = farther).
+        depth in metres (``inf`` for a non-positive scale).
     """
-    verts = np.asarray(verts, dtype=np.float32)
-    sx, sy, tx, ty = (float(c) for c in np.asarray(orig_cam, dtype=np.float64).reshape(4))
-    out = np.empty(verts.shape, dtype=np.float32)
-    out[..., 0] = (sx * (verts[..., 0] + tx) + 1.0) * (0.5 * width)
-    out[..., 1] = (sy * (verts[..., 1] + ty) + 1.0) * (0.5 * height)
-    out[..., 2] = verts[..., 2]
-    return out
+    sx = float(np.asarray(orig_cam, dtype=np.float64).reshape(4)[0])
+    return 2.0 * max(width, height) / (sx * width) if sx > 0 else float("inf")

@@ -1,14 +1,14 @@
-"""Vectorised CPU triangle rasterisation with a z-buffer (no OpenGL).
+"""CPU triangle rasterisation with a z-buffer (no OpenGL): one buffer for any number of meshes.
 
 Triangles arrive in screen space ``(u, v, depth)`` (see :mod:`glot.render.projection`); the
 projection is orthographic in depth, so depth and barycentrics are linear in ``(u, v)``.
 
-How it stays fast in numpy: each triangle's pixel bounding box is enumerated as a small
-``kh x kw`` grid of candidate pixel centres (``kh``, ``kw`` rounded up to powers of two, so all
-triangles of one size class are evaluated in one batch); barycentrics and depth are evaluated as
-linear functions relative to the box origin (well conditioned in float32); the depth test is a
-single ``np.minimum.at`` on int64 keys ``(quantised depth << 31) | triangle``, so the nearest
-surface wins whatever the triangle order (ties go to the lower triangle index).
+A pixel ``(row y, column x)`` is covered by a triangle when its centre ``(x + 0.5, y + 0.5)``
+lies inside it (barycentric tolerance 1e-5, so triangles sharing an edge leave no cracks). The
+z-buffer keeps the smallest depth; ties go to the smaller fragment id ``mesh * F + face``, so the
+nearest surface wins whatever the drawing order, and several people drawn into one buffer
+occlude each other exactly per pixel. The inner loops are compiled with numba
+(:mod:`glot.render._kernels`); the buffer spans only the pixel window the meshes project into.
 """
 from __future__ import annotations
 
@@ -16,11 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Fragments", "rasterize"]
+from glot.render._kernels import EMPTY, SHADE_FACE, SHADE_NONE, SHADE_VERTEX, kernels
 
-_INSIDE_EPS = -1e-5  # barycentric tolerance: no cracks between triangles sharing an edge
-_DEPTH_LEVELS = 1 << 30  # depth quantisation for the int64 z-buffer key
-_TRI_BITS = 31
+__all__ = ["Fragments", "Scratch", "ZBuffer", "rasterize", "rasterize_people", "screen_boxes"]
 
 
 @dataclass(frozen=True)
@@ -50,24 +48,131 @@ class Fragments:
         return m
 
 
-def _empty(height: int, width: int) -> Fragments:
-    z = np.zeros(0, dtype=np.int64)
-    return Fragments(z, z, z, np.zeros((0, 3), np.float32), np.zeros(0, np.float32), height, width)
+@dataclass(frozen=True)
+class ZBuffer:
+    """The nearest surface of several meshes over the pixel window ``[y0, y0+h) x [x0, x0+w)``.
+
+    Attributes:
+        x0, y0: window origin in image pixels.
+        ids: ``(h, w)`` int32 fragment id ``mesh * num_faces + face`` of the visible triangle, -1 where empty.
+        depth: ``(h, w)`` float32 depth of the visible surface (+inf where empty).
+        shade: ``(h, w)`` float32 interpolated ``lit`` value of the visible surface (0 without ``lit``).
+        num_faces: faces per mesh.
+        width, height: image size.
+    """
+
+    x0: int
+    y0: int
+    ids: np.ndarray
+    depth: np.ndarray
+    shade: np.ndarray
+    num_faces: int
+    width: int
+    height: int
+
+    def mesh_mask(self, mesh: int) -> np.ndarray:
+        """``(H, W)`` bool: pixels where mesh ``mesh`` is the visible surface."""
+        m = np.zeros((self.height, self.width), dtype=bool)
+        h, w = self.ids.shape
+        ids = self.ids
+        m[self.y0:self.y0 + h, self.x0:self.x0 + w] = (ids >= mesh * self.num_faces) & \
+            (ids < (mesh + 1) * self.num_faces)
+        return m
 
 
-def _next_pow2_exponent(n: np.ndarray) -> np.ndarray:
-    """Smallest ``k`` with ``2**k >= n`` for ``(N,)`` ints ``n >= 1``."""
-    return np.ceil(np.log2(np.maximum(n, 1))).astype(np.int64)
+class Scratch:
+    """Reusable C-contiguous arrays (fresh multi-megabyte buffers cost page faults every frame).
+
+    ``get(name, shape, dtype)`` returns a view of a flat buffer grown as needed; the contents are
+    undefined and valid until the next ``get`` of the same name. Not thread-safe: one per thread.
+    """
+
+    def __init__(self) -> None:
+        self._flat: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype: np.dtype | type) -> np.ndarray:
+        n = int(np.prod(shape))
+        buf = self._flat.get(name)
+        if buf is None or buf.size < n or buf.dtype != np.dtype(dtype):
+            buf = self._flat[name] = np.empty(max(n, 1), dtype=dtype)
+        return buf[:n].reshape(shape)
+
+
+def screen_boxes(screens: np.ndarray) -> np.ndarray:
+    """``(P, V, 3)`` screen points -> ``(P, 4)`` float32 ``(u_min, v_min, u_max, v_max)`` of the
+    finite points of each mesh (NaN where a mesh has none)."""
+    uv = screens[..., :2]
+    # per component: numpy reduces a strided (P, V) view ~25x faster than the (P, V, 2) one
+    lo = np.stack([screens[:, :, k].min(axis=1) for k in range(2)], axis=1)  # (P, 2); NaN if any is
+    hi = np.stack([screens[:, :, k].max(axis=1) for k in range(2)], axis=1)
+    bad = ~(np.isfinite(lo).all(1) & np.isfinite(hi).all(1))
+    for i in np.flatnonzero(bad):  # rare: missing vertices
+        pts = uv[i][np.isfinite(uv[i]).all(1)]
+        lo[i], hi[i] = (pts.min(0), pts.max(0)) if len(pts) else (np.nan, np.nan)
+    return np.concatenate([lo, hi], axis=1).astype(np.float32)
+
+
+def _window(boxes: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
+    """Inclusive pixel window ``(x0, y0, x1, y1)`` of the centres the boxes can cover, in the image."""
+    boxes = boxes[np.isfinite(boxes).all(1)]
+    if boxes.size == 0:
+        return 0, 0, -1, -1
+    lo, hi = boxes[:, :2].min(0), boxes[:, 2:].max(0)
+    x0, y0 = max(int(np.ceil(lo[0] - 0.5)), 0), max(int(np.ceil(lo[1] - 0.5)), 0)
+    x1, y1 = min(int(np.floor(hi[0] - 0.5)), width - 1), min(int(np.floor(hi[1] - 0.5)), height - 1)
+    return x0, y0, x1, y1
+
+
+def rasterize_people(screens: np.ndarray, faces: np.ndarray, width: int, height: int,
+                     cull_back_faces: bool = True, lit: np.ndarray | None = None,
+                     boxes: np.ndarray | None = None, scratch: Scratch | None = None) -> ZBuffer:
+    """Rasterise ``P`` meshes of one topology into one z-buffer.
+
+    Args:
+        screens: ``(P, V, 3)`` ``(u, v, depth)`` per vertex and mesh (pixel centres at ``i + 0.5``;
+            depths of different meshes must be comparable, e.g. camera distances).
+        faces: ``(F, 3)`` vertex indices shared by all meshes.
+        width, height: image size in pixels.
+        cull_back_faces: drop faces seen from behind (exact for closed meshes, and faster).
+        lit: optional per-vertex ``(P, V)`` or per-face ``(P, F)`` values (Lambert terms),
+            interpolated barycentrically at the visible pixel centres into ``ZBuffer.shade``.
+        boxes: ``screen_boxes(screens)`` if already computed.
+        scratch: reuse its buffers for the z-buffer (the result is then valid until its next use).
+    Returns:
+        :class:`ZBuffer` over the window the meshes project into (empty ``(0, 0)`` arrays if none).
+    """
+    screens = np.ascontiguousarray(screens, dtype=np.float32)
+    if screens.ndim != 3 or screens.shape[2] != 3:
+        raise ValueError(f"screens must be (P, V, 3), got {screens.shape}")
+    faces = np.ascontiguousarray(faces, dtype=np.int32)
+    x0, y0, x1, y1 = _window(screen_boxes(screens) if boxes is None else boxes, width, height)
+    h, w = max(y1 - y0 + 1, 0), max(x1 - x0 + 1, 0)
+    if lit is None:
+        mode, lit = SHADE_NONE, np.zeros((1, 1), np.float32)
+    else:
+        lit = np.ascontiguousarray(lit, dtype=np.float32)
+        mode = SHADE_VERTEX if lit.shape == screens.shape[:2] else SHADE_FACE
+        if lit.shape != (len(screens), len(faces)) and mode == SHADE_FACE:
+            raise ValueError(f"lit must be (P, V) or (P, F), got {lit.shape}")
+    scratch = Scratch() if scratch is None else scratch
+    depth = scratch.get("depth", (h, w), np.float32)
+    ids = scratch.get("ids", (h, w), np.int32)
+    shade = scratch.get("shade", (h, w), np.float32)
+    depth.fill(np.inf)
+    ids.fill(EMPTY)
+    shade.fill(0.0)  # (only read where ids >= 0, but keep the documented zeros elsewhere)
+    if h and w and len(faces):
+        kernels().rasterize(screens, faces, lit, mode, bool(cull_back_faces), x0, y0, depth, ids, shade)
+    return ZBuffer(x0, y0, ids, depth, shade, len(faces), int(width), int(height))
 
 
 def rasterize(screen: np.ndarray, faces: np.ndarray, width: int, height: int,
               cull_back_faces: bool = True) -> Fragments:
-    """Rasterise a triangle mesh into per-pixel visible-surface fragments.
+    """Rasterise one triangle mesh into per-pixel visible-surface fragments.
 
-    A pixel ``(row y, column x)`` is covered by a triangle when its centre ``(x + 0.5, y + 0.5)``
-    lies inside it. Front faces are those whose vertices run counter-clockwise for a viewer
-    looking along +z (the outward normal of a right-handed, CCW mesh points at the camera); in
-    ``(u, v)`` pixel coordinates (v down) their signed area is negative.
+    Front faces are those whose vertices run counter-clockwise for a viewer looking along +z
+    (the outward normal of a right-handed, CCW mesh points at the camera); in ``(u, v)`` pixel
+    coordinates (v down) their signed area is negative.
 
     Args:
         screen: ``(V, 3)`` ``(u, v, depth)`` per vertex; pixel centres are at ``i + 0.5``.
@@ -75,82 +180,18 @@ def rasterize(screen: np.ndarray, faces: np.ndarray, width: int, height: int,
         width, height: image size in pixels.
         cull_back_faces: drop faces seen from behind (exact for closed meshes, and faster).
     Returns:
-        :class:`Fragments` of the nearest surface at every covered pixel.
+        :class:`Fragments` of the nearest surface at every covered pixel (row-major order).
     """
-    screen = np.asarray(screen, dtype=np.float64)
-    faces = np.asarray(faces, dtype=np.int64)
-    tri = screen[faces]  # (F, 3, 3)
-    u, v, z = tri[..., 0], tri[..., 1], tri[..., 2]  # (F, 3) each
+    screen = np.asarray(screen, dtype=np.float32)
+    zb = rasterize_people(screen[None], faces, width, height, cull_back_faces)
+    rows, cols = np.nonzero(zb.ids != EMPTY)
+    face = zb.ids[rows, cols].astype(np.int64)
+    ys, xs = (rows + zb.y0).astype(np.int64), (cols + zb.x0).astype(np.int64)
+    tri = screen[np.asarray(faces, dtype=np.int64)[face]].astype(np.float64)  # (K, 3, 3)
+    u, v = tri[..., 0], tri[..., 1]
+    px, py = xs + 0.5, ys + 0.5
     area2 = (u[:, 1] - u[:, 0]) * (v[:, 2] - v[:, 0]) - (v[:, 1] - v[:, 0]) * (u[:, 2] - u[:, 0])
-
-    # Pixel bounding boxes (inclusive) of the centres a triangle can cover, clipped to the image.
-    x0 = np.maximum(np.ceil(u.min(1) - 0.5), 0).astype(np.int64)
-    x1 = np.minimum(np.floor(u.max(1) - 0.5), width - 1).astype(np.int64)
-    y0 = np.maximum(np.ceil(v.min(1) - 0.5), 0).astype(np.int64)
-    y1 = np.minimum(np.floor(v.max(1) - 0.5), height - 1).astype(np.int64)
-    keep = (x1 >= x0) & (y1 >= y0) & np.isfinite(area2) & (np.abs(area2) > 1e-12)
-    keep &= (area2 < 0) if cull_back_faces else True
-    ids = np.flatnonzero(keep)  # kept triangle -> original face index
-    if ids.size == 0:
-        return _empty(height, width)
-    u, v, z, area2 = u[ids], v[ids], z[ids], area2[ids]
-    x0, x1, y0, y1 = x0[ids], x1[ids], y0[ids], y1[ids]
-
-    # Barycentric b_i = A_i * x + B_i * y + C_i, written relative to the first candidate centre
-    # (x0 + 0.5, y0 + 0.5): b_i = base_i + A_i * dx + B_i * dy, dx/dy small integers.
-    ox, oy = x0 + 0.5, y0 + 0.5
-    coef_a = np.empty((ids.size, 3))
-    coef_b = np.empty((ids.size, 3))
-    base = np.empty((ids.size, 3))
-    for i in range(3):
-        j, k = (i + 1) % 3, (i + 2) % 3  # b_i is the edge function of edge (j, k)
-        coef_a[:, i] = -(v[:, k] - v[:, j]) / area2
-        coef_b[:, i] = (u[:, k] - u[:, j]) / area2
-        base[:, i] = ((u[:, k] - u[:, j]) * (oy - v[:, j]) - (v[:, k] - v[:, j]) * (ox - u[:, j])) / area2
-    za = (coef_a * z).sum(1)
-    zb = (coef_b * z).sum(1)
-    zbase = (base * z).sum(1)
-
-    # Batch triangles by power-of-two box size.
-    ew = _next_pow2_exponent(x1 - x0 + 1)
-    eh = _next_pow2_exponent(y1 - y0 + 1)
-    size_class = ew * 64 + eh
-    order = np.argsort(size_class, kind="stable")
-    bounds = np.flatnonzero(np.diff(size_class[order])) + 1
-    pix_l, dep_l, tri_l = [], [], []
-    f32 = np.float32
-    for group in np.split(order, bounds):
-        kw, kh = 1 << int(ew[group[0]]), 1 << int(eh[group[0]])
-        dy, dx = np.divmod(np.arange(kw * kh, dtype=np.int64), kw)  # (kh*kw,) offsets
-        dxf, dyf = dx.astype(f32), dy.astype(f32)
-        inside = (dx[None, :] <= (x1 - x0)[group, None]) & (dy[None, :] <= (y1 - y0)[group, None])
-        for i in range(3):
-            b = base[group, i, None].astype(f32) + coef_a[group, i, None].astype(f32) * dxf + \
-                coef_b[group, i, None].astype(f32) * dyf
-            inside &= b >= _INSIDE_EPS
-        t, c = np.nonzero(inside)  # (n,) triangle-in-group, candidate offset
-        tg = group[t]
-        pix_l.append((y0[tg] + dy[c]) * width + x0[tg] + dx[c])
-        dep_l.append(zbase[tg] + za[tg] * dx[c] + zb[tg] * dy[c])
-        tri_l.append(tg)
-    pix = np.concatenate(pix_l)
-    if pix.size == 0:
-        return _empty(height, width)
-    dep = np.concatenate(dep_l)
-    tri_idx = np.concatenate(tri_l)
-
-    # z-buffer over the candidates' pixel range: min of (quantised depth, triangle) keys.
-    zmin, zmax = dep.min(), dep.max()
-    scale = (_DEPTH_LEVELS - 1) / max(zmax - zmin, 1e-12)
-    key = ((dep - zmin) * scale).astype(np.int64) << _TRI_BITS | tri_idx
-    pmin = int(pix.min())
-    buf = np.full(int(pix.max()) - pmin + 1, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(buf, pix - pmin, key)
-    covered = np.flatnonzero(buf != np.iinfo(np.int64).max)
-    win = buf[covered] & ((1 << _TRI_BITS) - 1)
-    ys, xs = np.divmod(covered + pmin, width)
-
-    dx, dy = xs - x0[win], ys - y0[win]
-    bary = base[win] + coef_a[win] * dx[:, None] + coef_b[win] * dy[:, None]
-    depth = zbase[win] + za[win] * dx + zb[win] * dy
-    return Fragments(ys, xs, ids[win], bary.astype(np.float32), depth.astype(np.float32), height, width)
+    b0 = ((u[:, 2] - u[:, 1]) * (py - v[:, 1]) - (v[:, 2] - v[:, 1]) * (px - u[:, 1])) / area2
+    b1 = ((u[:, 0] - u[:, 2]) * (py - v[:, 2]) - (v[:, 0] - v[:, 2]) * (px - u[:, 2])) / area2
+    bary = np.stack([b0, b1, 1.0 - b0 - b1], axis=1).astype(np.float32)
+    return Fragments(ys, xs, face, bary, zb.depth[rows, cols], int(height), int(width))

@@ -51,6 +51,7 @@ class TrainConfig:
     train_2d: tuple[DataSource, ...] = ()  # TRAIN.DATASETS_2D
     train_3d: tuple[DataSource, ...] = ()  # TRAIN.DATASETS_3D
     eval_db: DataSource | None = None  # TRAIN.DATASET_EVAL (scored with the evaluate.py procedure)
+    eval_protocol: str = "official"  # eval windows: "official" (evaluate.py's) | "clean" (glot.train.evaluation)
     db_dir: str = ""  # folder for relative database paths
     assets_dir: str | None = None  # SMPL files + smpl_mean_params.npz (glot.assets search order)
     output_dir: str = "runs/glot"  # LOGDIR
@@ -78,6 +79,13 @@ class TrainConfig:
     device: str | None = None  # None/"auto": glot.device.resolve_device
     num_workers: int = 0  # DataLoader workers
     init_checkpoint: str | None = None  # official/ours: start from these weights (strict)
+    # from scratch: "official" = the official GLoT initialisation (xavier-uniform Linear weights, zero
+    # biases, N(0, 0.02^2) positional embeddings; glot.model.init), "torch" = PyTorch's defaults
+    init: str = "official"
+    # official init only: warm-start the global regressor from SPIN's regressor, as the official GMM:
+    # "auto" = spin_model_checkpoint.pth.tar when found among the assets and features are 2048-d,
+    # a path = that file (required), None = no warm start
+    spin_checkpoint: str | None = "auto"
     tensorboard: bool = False  # also log to TensorBoard when installed
     progress: bool = True  # tqdm bars
 
@@ -92,6 +100,10 @@ class TrainConfig:
             raise ValueError("chain must be 1 (off) or at least 3 consecutive windows; chain_batch >= 1")
         if self.chain > 1 and self.future_frames is not None:
             raise ValueError("chain and future_frames cannot be combined")
+        if self.init not in ("official", "torch"):
+            raise ValueError(f"init must be 'official' or 'torch', got {self.init!r}")
+        if self.eval_protocol not in ("official", "clean"):
+            raise ValueError(f"eval_protocol must be 'official' or 'clean', got {self.eval_protocol!r}")
 
     @property
     def batch_split(self) -> tuple[int, int]:

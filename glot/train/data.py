@@ -26,7 +26,8 @@ from torch.utils.data import Dataset
 from ..body.joints import NUM_SPIN_JOINTS, SPIN_JOINT_NAMES
 
 __all__ = [
-    "DATASET_KINDS", "read_database", "video_segments", "train_windows", "eval_window_indices",
+    "DATASET_KINDS", "EVAL_PROTOCOLS", "read_database", "video_segments", "train_windows", "eval_window_indices",
+    "official_eval_windows",
     "SequenceDataset", "spin_joints", "normalize_kp2d", "collate_mixed",
 ]
 
@@ -103,9 +104,56 @@ def train_windows(vid_names: np.ndarray, seqlen: int, overlap: float = 0.0) -> n
     return np.concatenate(starts).astype(np.int64) if starts else np.zeros(0, np.int64)
 
 
-def eval_window_indices(num_frames: int, seqlen: int) -> np.ndarray:
-    """One window per frame, centred on it (frame ``i`` at position ``seqlen // 2``), edges
-    repeated (official ``split_into_chunks_test`` + ``get_sequence``): ``(N, seqlen)``."""
+EVAL_PROTOCOLS = ("official", "clean")
+
+
+def official_eval_windows(num_frames: int, seqlen: int) -> np.ndarray:
+    """The windows of the official ``evaluate.py`` for one video of ``N`` frames: ``(M, seqlen)``.
+
+    Facts of the official code (``split_into_chunks_test`` with stride 1, then ``get_sequence``):
+
+    * a video shorter than ``T`` frames gives no window (it is not scored): ``(0, T)``;
+    * ``T // 2`` front windows ``[0, T//2 + j - 1]`` (j = 0, 1, ...), left-padded with frame 0: row
+      ``j`` is centred on frame ``j``, as clamping would give;
+    * the ``N - T + 1`` full windows ``[s, s + T - 1]``: rows ``T//2 .. N - T//2``, in order;
+    * ``T // 2 - 1`` end windows ``[N - 1 - (T//2 + j), N - 1]``, right-padded with frame ``N - 1``:
+      row ``N - T//2 + 1 + j`` is centred on frame ``N - 1 - j``, i.e. the last ``T//2 - 1`` rows
+      predict frames ``N-1, N-2, ...`` in *reverse* order, while ``evaluate.py`` keeps the targets in
+      order (it compares them row by row: the tail frames are scored against other frames).
+
+    ``M = N`` for even ``T`` (``N - 1`` for odd ``T``; the official script uses ``T = 16``).
+    """
+    n, T = int(num_frames), int(seqlen)
+    if T < 1:
+        raise ValueError(f"seqlen must be >= 1, got {seqlen}")
+    if n < T:
+        return np.zeros((0, T), np.int64)
+    spans = [(s, s + T - 1) for s in range(n - T + 1)]
+    if T != 1:  # stride 1 != seqlen: the official code adds the edge windows
+        half = T // 2
+        spans = [(0, half + j - 1) for j in range(half)] + spans
+        last = spans[-1][1]
+        spans += [(last - (half + j), last) for j in range(half - 1)]
+    rows = []
+    for a, b in spans:
+        run = list(range(a, b + 1))
+        pad = T - len(run)
+        rows.append([a] * pad + run if a == 0 else run + [b] * pad)  # official get_sequence
+    return np.asarray(rows, dtype=np.int64).reshape(-1, T)
+
+
+def eval_window_indices(num_frames: int, seqlen: int, protocol: str = "clean") -> np.ndarray:
+    """Evaluation windows of one video, ``(M, seqlen)`` (row ``i`` is scored against frame ``i``).
+
+    ``protocol="clean"``: one window per frame, centred on it (frame ``i`` at ``seqlen // 2``), edge
+    frames repeated (clamped); every video is scored, however short (``M = N``).
+    ``protocol="official"``: exactly the official ``evaluate.py`` windows
+    (:func:`official_eval_windows`: reversed tail, videos shorter than ``seqlen`` skipped).
+    """
+    if protocol == "official":
+        return official_eval_windows(num_frames, seqlen)
+    if protocol != "clean":
+        raise ValueError(f"unknown evaluation protocol '{protocol}'; choose from {EVAL_PROTOCOLS}")
     from ..video.windows import window_indices  # the project's one window implementation
 
     return window_indices(num_frames, seqlen, "clamp")

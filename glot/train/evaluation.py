@@ -1,9 +1,18 @@
 """Scoring a model on a database with the official ``evaluate.py`` procedure.
 
-Per video: one 16-frame window per frame (edges repeated), the model's centre-frame output, then
+Per video (the frames of one ``vid_name``, after dropping frames that are not ``valid``): one
+window per frame, the model's centre-frame output, then
 :func:`glot.train.metrics.evaluate_frames`. Joints: the 14 LSP joints through the H36M regressor
 (3DPW, Human3.6M), or SPIN's 49 joints reduced to the 17 MPI-INF-3DHP test joints (pelvis joint
 14, frames scored where ``valid_i``), as the official script. PVE only for 3DPW (SMPL targets).
+
+Two window protocols (:func:`glot.train.data.eval_window_indices`):
+
+* ``"official"`` (default): the official script's windows, numbers equal to ``evaluate.py``
+  (the paper's tables): videos shorter than ``seqlen`` are skipped and the last ``seqlen//2 - 1``
+  predictions come in reverse frame order against in-order targets, which inflates the errors,
+  above all the acceleration error, near each video's end;
+* ``"clean"``: every frame scored against its own centred window (edges clamped), every video.
 """
 from __future__ import annotations
 
@@ -17,7 +26,7 @@ from ..body.joints import SPIN_JOINT_NAMES
 from ..body.smpl import SMPLBody
 from ..geometry import axis_angle_to_rotmat
 from ..model.glot import GLoT
-from .data import LSP14, eval_window_indices, video_segments
+from .data import EVAL_PROTOCOLS, LSP14, eval_window_indices
 from .metrics import MPII3D_PELVIS, evaluate_frames
 
 __all__ = ["EVAL_DATASETS", "MPII3D_TEST_FROM_SPIN", "EvalResult", "target_vertices", "evaluate_database"]
@@ -59,9 +68,12 @@ def target_vertices(body: SMPLBody, theta: torch.Tensor | np.ndarray, chunk: int
 
 @torch.no_grad()
 def _predict(model: GLoT, feats: torch.Tensor, J_regressor: torch.Tensor | None, need_verts: bool,
-             batch_size: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """Centre-frame joints ``(N, J, 3)`` (and meshes) of every frame of one video ``feats (N, F)``."""
-    idx = torch.from_numpy(eval_window_indices(len(feats), model.cfg.seqlen))
+             batch_size: int, protocol: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Centre-frame joints ``(M, J, 3)`` (and meshes) of the protocol's windows over one video
+    ``feats (N, F)``; ``M = 0`` when the protocol skips the video."""
+    idx = torch.from_numpy(eval_window_indices(len(feats), model.cfg.seqlen, protocol))
+    if len(idx) == 0:
+        return np.zeros((0, 0, 3), np.float32), None
     dev = model.device
     joints, verts = [], []
     for part in idx.split(batch_size):
@@ -81,6 +93,7 @@ def evaluate_database(
     batch_size: int = 64,
     progress: bool = False,
     max_videos: int | None = None,
+    protocol: str = "official",
 ) -> EvalResult:
     """Score ``model`` on ``db`` (see module doc).
 
@@ -89,9 +102,13 @@ def evaluate_database(
             PVE; ``valid`` filters frames first; MPI-INF-3DHP ``valid_i`` selects scored frames).
         dataset: ``"3dpw"``, ``"h36m"`` or ``"mpii3d"``.
         J_regressor: ``(17, V)`` H36M regressor (required except for ``mpii3d``).
+        max_videos: score only the first videos (in order of first appearance).
+        protocol: ``"official"`` (``evaluate.py``'s windows) or ``"clean"`` (see module doc).
     """
     if dataset not in EVAL_DATASETS:
         raise ValueError(f"unknown evaluation dataset '{dataset}'; choose from {EVAL_DATASETS}")
+    if protocol not in EVAL_PROTOCOLS:
+        raise ValueError(f"unknown evaluation protocol '{protocol}'; choose from {EVAL_PROTOCOLS}")
     mpii = dataset == "mpii3d"
     if not mpii and J_regressor is None:
         raise ValueError(f"{dataset}: the H36M joint regressor is required")
@@ -100,27 +117,30 @@ def evaluate_database(
     was_training = model.training
     model.eval()
     names = np.asarray(db["vid_name"])
-    keep = np.ones(len(names), bool) if "valid" in db else None
-    if keep is not None:
+    keep = np.ones(len(names), bool)
+    if "valid" in db:
         keep = np.asarray(db["valid"]).reshape(len(names), -1)[:, 0].astype(bool)
-    segs = video_segments(names)
+    # one video = every frame of one name, in database order (official: ``vid_name == name``)
+    _, first = np.unique(names, return_index=True)
+    videos = [names[i] for i in np.sort(first)]
     if max_videos is not None:
-        segs = segs[:max_videos]
-    it: Any = segs
+        videos = videos[:max_videos]
+    it: Any = videos
     if progress:
         from tqdm import tqdm
 
-        it = tqdm(segs, desc=f"eval {dataset}", leave=False)
+        it = tqdm(videos, desc=f"eval {dataset}", leave=False)
     per_video: dict[str, dict[str, np.ndarray]] = {}
     body = model.body
-    for a, b in it:
-        rows = np.arange(a, b)
-        if keep is not None:
-            rows = rows[keep[a:b]]
+    for name in it:
+        rows = np.flatnonzero((names == name) & keep)
         if len(rows) == 0:
             continue
         feats = torch.as_tensor(np.asarray(db["features"][rows], dtype=np.float32))
-        pred_j, pred_v = _predict(model, feats, jreg, with_pve, batch_size)
+        pred_j, pred_v = _predict(model, feats, jreg, with_pve, batch_size, protocol)
+        if len(pred_j) == 0:  # official: a video shorter than the window is not scored
+            continue
+        rows = rows[:len(pred_j)]  # official: targets[:len(predictions)] (odd window lengths)
         tgt = np.asarray(db["joints3D"][rows], dtype=np.float32)[..., :3]
         valid = None
         if mpii:
@@ -142,10 +162,13 @@ def evaluate_database(
         res = {"mpjpe": err.mpjpe, "mpjpe_pa": err.mpjpe_pa, "accel_err": err.accel_err}
         if err.mpvpe is not None:
             res["mpvpe"] = err.mpvpe
-        per_video[str(names[a])] = res
+        per_video[str(name)] = res
     model.train(was_training)
     if not per_video:
-        raise ValueError("no frame could be scored (empty database or no valid frames)")
+        why = ""
+        if protocol == "official":
+            why = f"; the official protocol skips videos shorter than {model.cfg.seqlen} frames"
+        raise ValueError(f"no frame could be scored (empty database or no valid frames{why})")
     cat = lambda k: np.concatenate([v[k] for v in per_video.values()])  # noqa: E731
     return EvalResult(
         mpjpe_pa=float(cat("mpjpe_pa").mean()), mpjpe=float(cat("mpjpe").mean()),

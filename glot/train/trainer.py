@@ -26,7 +26,9 @@ from ..checkpoint import _body_from_files, load_h36m_regressor, official_state_d
     save_official_checkpoint
 from ..config import GLoTConfig
 from ..device import resolve_device
+from ..model.backbone import FEATURE_DIM, SPIN_CHECKPOINT
 from ..model.glot import GLoT
+from ..model.init import official_init_, read_spin_state, warm_start_from_spin_
 from .config import DataSource, TrainConfig
 from .data import SequenceDataset, collate_mixed, read_database
 from .evaluation import evaluate_database
@@ -38,11 +40,33 @@ __all__ = ["build_model", "BatchStream", "Trainer", "TrainResult", "CHECKPOINT_F
 CHECKPOINT_FORMAT = "glot-train-1"
 
 
-def build_model(cfg: GLoTConfig, assets_dir: str | os.PathLike | None = None) -> GLoT:
-    """A fresh GLoT with the body and mean parameters from the asset folder (see glot.assets)."""
+def build_model(cfg: GLoTConfig, assets_dir: str | os.PathLike | None = None, init: str = "official",
+                spin_checkpoint: str | os.PathLike | None = "auto") -> GLoT:
+    """A fresh GLoT with the body and mean parameters from the asset folder (see glot.assets).
+
+    Args:
+        init: ``"official"``: the official initialisation (:func:`glot.model.init.official_init_`);
+            ``"torch"``: PyTorch's default initialisation of each layer.
+        spin_checkpoint: with the official init, warm-start the global regressor from SPIN's
+            regressor as the official code does (:func:`glot.model.init.warm_start_from_spin_`):
+            ``"auto"`` = ``spin_model_checkpoint.pth.tar`` when the asset search finds it and the
+            features are SPIN's 2048-d ones (the official code loads it whenever the file exists);
+            a path = that file (an error if it is missing or does not fit); None = no warm start.
+    Random draws come from torch's global generator (seed it first for a reproducible model).
+    """
+    if init not in ("official", "torch"):
+        raise ValueError(f"init must be 'official' or 'torch', got {init!r}")
     body = _body_from_files(assets_dir, "neutral")
     mean = read_mean_params(find_asset("smpl_mean_params.npz", assets_dir))
-    return GLoT(cfg, body, mean)
+    model = GLoT(cfg, body, mean)
+    if init == "official":
+        official_init_(model)
+        path = spin_checkpoint
+        if path == "auto":
+            path = find_asset(SPIN_CHECKPOINT, assets_dir, required=False) if cfg.feature_dim == FEATURE_DIM else None
+        if path:
+            warm_start_from_spin_(model, read_spin_state(path), source=str(path))
+    return model
 
 
 class BatchStream:
@@ -124,7 +148,8 @@ class Trainer:
         train_2d / train_3d: datasets (default: built from ``cfg``'s sources).
         eval_db: per-frame arrays scored after each epoch (default: ``cfg.eval_db``), with
             ``eval_dataset`` its kind.
-        model: a ready model (default: :func:`build_model` from ``cfg.assets_dir``).
+        model: a ready model, used as given (default: :func:`build_model` from ``cfg.assets_dir`` with
+            ``cfg.init`` and ``cfg.spin_checkpoint``).
         rank / world: DDP position; when ``world > 1`` the default process group must exist.
     """
 
@@ -136,7 +161,9 @@ class Trainer:
         self.device = resolve_device(device if device is not None else cfg.device)
         self.out_dir = Path(cfg.output_dir)
         torch.manual_seed(cfg.seed)  # identical initial weights on every process
-        self.model = (model if model is not None else build_model(cfg.model, cfg.assets_dir)).to(self.device)
+        if model is None:
+            model = build_model(cfg.model, cfg.assets_dir, init=cfg.init, spin_checkpoint=cfg.spin_checkpoint)
+        self.model = model.to(self.device)
         if cfg.init_checkpoint:
             self.model.load_state_dict(read_state_dict(cfg.init_checkpoint), strict=True)
         self.net: torch.nn.Module = self.model
@@ -257,7 +284,8 @@ class Trainer:
         kind = self.eval_dataset or "3dpw"
         if kind != "mpii3d" and self._jreg is None:
             self._jreg = load_h36m_regressor(self.cfg.assets_dir)
-        res = evaluate_database(self.model, self.eval_db, kind, self._jreg, progress=self.cfg.progress)
+        res = evaluate_database(self.model, self.eval_db, kind, self._jreg, progress=self.cfg.progress,
+                                protocol=self.cfg.eval_protocol)
         return {"epoch": self.epoch, "pa_mpjpe": res.mpjpe_pa, "mpjpe": res.mpjpe, "accel_err": res.accel_err,
                 "pve": res.mpvpe, "frames": res.num_frames}
 

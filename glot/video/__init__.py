@@ -1,28 +1,18 @@
-"""Video side of the pipeline: decode -> track (MediaPipe) -> boxes -> 224x224 crops -> windows.
+"""Video side of the pipeline: decode -> boxes -> 224x224 crops -> windows (people: :mod:`glot.perception`).
 
-Knows nothing of rendering, the app or training. Heavy dependencies (PyAV, MediaPipe) load
-when first used.
+Knows nothing of rendering, the app or training. Names are imported on first use (PyAV, OpenCV
+and torch load only when needed).
 """
-from __future__ import annotations
+from .._lazy import lazy_exports
 
-from glot.video.boxes import BoxTrack, boxes_from_landmarks, build_track, find_segments, interpolate_gaps, smooth_boxes
-from glot.video.crop import BOX_SCALE, CROP_SIZE, Crops, crop_frames, crop_image, crop_transform, normalize_crops, transform_keypoints
-from glot.video.decode import Frame, VideoError, VideoInfo, iter_frames, probe_video
-from glot.video.windows import window_indices
-
-__all__ = [
-    "VideoError", "VideoInfo", "Frame", "probe_video", "iter_frames",
-    "BoxTrack", "boxes_from_landmarks", "interpolate_gaps", "find_segments", "smooth_boxes", "build_track",
-    "CROP_SIZE", "BOX_SCALE", "Crops", "crop_transform", "crop_image", "transform_keypoints", "normalize_crops",
-    "crop_frames", "window_indices",
-    "TrackerConfig", "PoseObservation", "PoseTrack", "PoseTracker", "track_video",
-]
-
-
-def __getattr__(name: str):
-    # the tracker imports MediaPipe: load it only when asked for
-    if name in ("TrackerConfig", "PoseObservation", "PoseTrack", "PoseTracker", "track_video"):
-        from glot.video import track
-
-        return getattr(track, name)
-    raise AttributeError(f"module 'glot.video' has no attribute {name!r}")
+_EXPORTS = {
+    "VideoError": ".decode", "VideoInfo": ".decode", "Frame": ".decode", "probe_video": ".decode",
+    "iter_frames": ".decode",
+    "BoxTrack": ".boxes", "boxes_from_landmarks": ".boxes", "interpolate_gaps": ".boxes", "find_segments": ".boxes",
+    "smooth_boxes": ".boxes", "build_track": ".boxes",
+    "CROP_SIZE": ".crop", "BOX_SCALE": ".crop", "Crops": ".crop", "crop_transform": ".crop", "crop_image": ".crop",
+    "transform_keypoints": ".crop", "normalize_crops": ".crop", "crop_frames": ".crop",
+    "window_indices": ".windows",
+}
+__all__ = list(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

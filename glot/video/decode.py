@@ -19,7 +19,7 @@ import numpy as np
 
 from glot.errors import GLoTError
 
-__all__ = ["VideoError", "VideoInfo", "Frame", "probe_video", "iter_frames"]
+__all__ = ["VideoError", "VideoInfo", "Frame", "DecodeReport", "probe_video", "iter_frames"]
 
 # container formats ffmpeg uses for single still images (rejected: not a video)
 _STILL_IMAGE_FORMATS = ("image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "webp_pipe", "tiff_pipe", "jpegxl_pipe")
@@ -52,6 +52,44 @@ class Frame:
     index: int  # 0-based position in decoding (presentation) order
     time: float  # seconds since the start of the stream (presentation time stamp)
     image: np.ndarray  # (H, W, 3) uint8 RGB, rotation applied
+
+
+@dataclass
+class DecodeReport:
+    """How a decode went, filled in by :func:`iter_frames` (pass one to ``report=``).
+
+    ``ended`` is False while frames are still coming or when the caller stopped early (then
+    nothing is claimed about the rest of the file).
+    """
+
+    decoded: int = 0  # frames yielded
+    declared: int | None = None  # frame count the container declares (None: unknown)
+    ended: bool = False  # the stream ended (cleanly or on a decoding error)
+    error: str | None = None  # why decoding stopped early, when it did on an error
+
+    @property
+    def complete(self) -> bool | None:
+        """True: every declared frame decoded; False: the file ended short; None: not known yet."""
+        if not self.ended:
+            return None
+        if self.error is not None:
+            return False
+        return not (self.declared and self.decoded < _TRUNCATION_TOLERANCE * self.declared)
+
+    def shortfall(self) -> str | None:
+        """One plain sentence when the file held fewer frames than it promised, else None."""
+        if self.complete is not False:
+            return None
+        if self.declared:
+            text = f"decoded {self.decoded} of the {self.declared} frames the file declares"
+        else:
+            text = f"decoding stopped after {self.decoded} frames"
+        return text + (f" (the rest is damaged: {self.error})" if self.error else "")
+
+    def to_dict(self) -> dict:
+        """For ``summary.json``."""
+        return {"frames_decoded": self.decoded, "frames_declared": self.declared, "complete": self.complete,
+                "note": self.shortfall()}
 
 
 def _open(path: str | os.PathLike):
@@ -148,6 +186,7 @@ def iter_frames(
     max_side: int | None = None,
     strict: bool = True,
     threads: bool = True,
+    report: DecodeReport | None = None,
 ) -> Iterator[Frame]:
     """Decode ``path`` frame by frame.
 
@@ -156,16 +195,21 @@ def iter_frames(
         max_side: if set, pictures whose longer side exceeds it are downscaled (area filter) in
             the decoder, before conversion to RGB (4K input costs little memory and time).
         strict: raise :class:`VideoError` when the stream ends well before the frame count the
-            container declares (a truncated file), after the frames that did decode.
+            container declares (a truncated file) or a frame fails to decode, after the frames
+            that did decode. ``strict=False`` ends quietly there instead (see ``report``).
         threads: let ffmpeg decode with frame/slice threads.
+        report: filled in as frames come: decoded vs declared count, and why decoding stopped.
     Yields:
         :class:`Frame` with ``image`` ``(H, W, 3)`` uint8 RGB (rotation applied) and ``time`` in
         seconds since the stream start.
     Raises:
-        VideoError: unreadable, empty, non-video or truncated file.
+        VideoError: unreadable, empty or non-video file, or no decodable frame; with ``strict``
+            also a truncated or damaged one.
     """
     container, stream = _open(path)
     name = Path(path).name
+    report = report if report is not None else DecodeReport()
+    report.declared = int(stream.frames or 0) or None
     try:
         if threads:
             stream.thread_type = "AUTO"
@@ -183,7 +227,11 @@ def iter_frames(
             except Exception as err:
                 if index == 0:
                     raise VideoError(f"cannot decode {name}: the file is damaged ({_short(err)})") from None
-                raise VideoError(f"{name} is truncated or damaged: decoding failed after {index} frames ({_short(err)})") from None
+                if strict:
+                    raise VideoError(f"{name} is truncated or damaged: decoding failed after {index} frames "
+                                     f"({_short(err)})") from None
+                report.error = _short(err)
+                break
             if index == 0:
                 size = _target_size(frame.width, frame.height, max_side)
             if size is not None:
@@ -197,12 +245,13 @@ def iter_frames(
                 t = float((frame.pts - (start or 0)) * tb)
             else:
                 t = index / fps if fps else float(index)
-            yield Frame(index=index, time=t, image=arr)
             index += 1
+            report.decoded = index
+            yield Frame(index=index - 1, time=t, image=arr)
+        report.ended = True
         if index == 0:
             raise VideoError(f"{name} contains no decodable video frames")
-        declared = int(stream.frames or 0)
-        if strict and declared and index < _TRUNCATION_TOLERANCE * declared:
-            raise VideoError(f"{name} is truncated: only {index} of {declared} frames could be decoded")
+        if strict and report.complete is False:
+            raise VideoError(f"{name} is truncated: only {index} of {report.declared} frames could be decoded")
     finally:
         container.close()

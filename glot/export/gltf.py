@@ -1,4 +1,7 @@
-"""GLB export of SMPL meshes for the 3D viewer and Blender.
+"""The one writer of glTF bytes: GLB containers, and per-frame SMPL meshes for the viewer and Blender.
+
+The low-level pieces (:class:`BinBuilder`, :func:`pack_glb`, :func:`pbr_material`) are shared with
+the skinned motion file (:mod:`glot.export.motion`).
 
 Frames: the meshes come in GLoT's camera-aligned SMPL frame (x right, y down, z away from the
 camera). glTF is y up with the default camera looking along -z, so every export first rotates
@@ -25,9 +28,12 @@ import numpy as np
 from glot.render.colors import FINAL_COLOR, GLOBAL_COLOR, Color, to_rgb01
 from glot.render.mesh_renderer import vertex_normals
 
-__all__ = ["to_gltf_frame", "mesh_to_glb", "pair_to_glb", "write_frames_zip", "sequence_to_animated_glb"]
+__all__ = ["to_gltf_frame", "mesh_to_glb", "pair_to_glb", "write_frames_zip", "sequence_to_animated_glb",
+           "BinBuilder", "pack_glb", "pbr_material", "GLTF_FROM_CAMERA", "GENERATOR"]
 
+GENERATOR = "GLoT Studio (glot.export)"
 _GLTF_FROM_CAMERA = np.array([1.0, -1.0, -1.0], dtype=np.float32)  # 180 deg about x
+GLTF_FROM_CAMERA = np.diag(_GLTF_FROM_CAMERA.astype(np.float64))  # (3, 3) the same as a rotation matrix
 
 
 def to_gltf_frame(verts: np.ndarray) -> np.ndarray:
@@ -98,8 +104,15 @@ def write_frames_zip(path: str | Path, verts_seq: Iterable[np.ndarray], faces: n
     return path
 
 
-class _BinBuilder:
-    """Accumulates glTF bufferViews + accessors in one binary buffer."""
+# glTF enums: accessor component types and bufferView targets
+_COMPONENT = {np.dtype(np.float32): 5126, np.dtype(np.uint32): 5125, np.dtype(np.uint16): 5123,
+              np.dtype(np.uint8): 5121}
+_NCOMP = {"SCALAR": 1, "VEC3": 3, "VEC4": 4, "MAT4": 16}
+ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER = 34962, 34963
+
+
+class BinBuilder:
+    """Accumulates glTF bufferViews + accessors in one binary buffer (every view 4-byte aligned)."""
 
     def __init__(self) -> None:
         self.chunks: list[bytes] = []
@@ -108,16 +121,23 @@ class _BinBuilder:
         self.accessors: list[dict] = []
 
     def add(self, array: np.ndarray, kind: str, target: int | None = None, minmax: bool = False) -> int:
-        """Append ``array`` (float32 or uint32, 4-byte aligned); returns the accessor index."""
+        """Append ``array`` (float32, uint32, uint16 or uint8) as one accessor of type ``kind``.
+
+        ``MAT4`` arrays are ``(n, 4, 4)`` matrices, written column-major as glTF wants.
+        Returns the accessor index.
+        """
+        array = np.asarray(array)
+        if kind == "MAT4":
+            array = np.swapaxes(array.reshape(-1, 4, 4), 1, 2)  # row-major (n,4,4) -> column-major bytes
         data = np.ascontiguousarray(array).tobytes()
         view = {"buffer": 0, "byteOffset": self.length, "byteLength": len(data)}
         if target is not None:
             view["target"] = target
         self.views.append(view)
-        self.chunks.append(data)
-        self.length += len(data)
-        ncomp = {"SCALAR": 1, "VEC3": 3}[kind]
-        acc = {"bufferView": len(self.views) - 1, "componentType": 5126 if array.dtype == np.float32 else 5125,
+        self.chunks.append(data + b"\0" * (-len(data) % 4))
+        self.length += len(data) + (-len(data) % 4)
+        ncomp = _NCOMP[kind]
+        acc = {"bufferView": len(self.views) - 1, "componentType": _COMPONENT[array.dtype],
                "count": int(array.size // ncomp), "type": kind}
         if minmax:
             flat = array.reshape(-1, ncomp)
@@ -125,8 +145,15 @@ class _BinBuilder:
         self.accessors.append(acc)
         return len(self.accessors) - 1
 
+    def buffers(self) -> list[dict]:
+        return [{"byteLength": self.length}]
 
-def _pack_glb(gltf: dict, binary: bytes) -> bytes:
+    def binary(self) -> bytes:
+        return b"".join(self.chunks)
+
+
+def pack_glb(gltf: dict, binary: bytes) -> bytes:
+    """glTF JSON + one binary buffer -> GLB container bytes (both chunks padded to 4 bytes)."""
     js = json.dumps(gltf, separators=(",", ":")).encode()
     js += b" " * (-len(js) % 4)
     binary += b"\0" * (-len(binary) % 4)
@@ -135,7 +162,8 @@ def _pack_glb(gltf: dict, binary: bytes) -> bytes:
                      struct.pack("<I4s", len(binary), b"BIN\0"), binary])
 
 
-def _pbr(color: Color, name: str) -> dict:
+def pbr_material(color: Color, name: str) -> dict:
+    """A matte, non-metallic glTF material of ``color`` (see :mod:`glot.render.colors`)."""
     rgba = np.append(to_rgb01(color), 1.0).tolist()
     return {"name": name, "pbrMetallicRoughness": {"baseColorFactor": rgba, "metallicFactor": 0.0,
                                                    "roughnessFactor": 0.8}}
@@ -151,7 +179,7 @@ def _static_glb(parts: Sequence[tuple[str, np.ndarray, Color]], faces: np.ndarra
         GLB bytes with positions (min/max), smooth vertex normals and one shared index buffer.
     """
     faces = np.asarray(faces, dtype=np.int64)
-    b = _BinBuilder()
+    b = BinBuilder()
     idx = b.add(faces.astype(np.uint32).reshape(-1), "SCALAR", target=34963)
     meshes, nodes, materials = [], [], []
     for i, (name, verts, color) in enumerate(parts):
@@ -160,12 +188,12 @@ def _static_glb(parts: Sequence[tuple[str, np.ndarray, Color]], faces: np.ndarra
                  "NORMAL": b.add(vertex_normals(v.astype(np.float64), faces).astype(np.float32), "VEC3", 34962)}
         meshes.append({"name": name, "primitives": [{"attributes": attrs, "indices": idx, "material": i}]})
         nodes.append({"name": name, "mesh": i})
-        materials.append(_pbr(color, name))
-    gltf = {"asset": {"version": "2.0", "generator": "glot.render.glb"}, "scene": 0,
+        materials.append(pbr_material(color, name))
+    gltf = {"asset": {"version": "2.0", "generator": GENERATOR}, "scene": 0,
             "scenes": [{"nodes": list(range(len(parts)))}], "nodes": nodes, "meshes": meshes,
-            "materials": materials, "buffers": [{"byteLength": b.length}], "bufferViews": b.views,
+            "materials": materials, "buffers": b.buffers(), "bufferViews": b.views,
             "accessors": b.accessors}
-    return _pack_glb(gltf, b"".join(b.chunks))
+    return pack_glb(gltf, b.binary())
 
 
 def sequence_to_animated_glb(verts_seq: np.ndarray, faces: np.ndarray, fps: float,
@@ -188,7 +216,7 @@ def sequence_to_animated_glb(verts_seq: np.ndarray, faces: np.ndarray, fps: floa
     if verts_seq.ndim != 3 or n == 0:
         raise ValueError(f"verts_seq must be (N, V, 3) with N >= 1, got {verts_seq.shape}")
     dt = 1.0 / float(fps)
-    b = _BinBuilder()
+    b = BinBuilder()
     idx = b.add(faces.astype(np.uint32).reshape(-1), "SCALAR", target=34963)
     meshes, nodes, samplers, channels = [], [], [], []
     for i, verts in enumerate(verts_seq):
@@ -207,15 +235,15 @@ def sequence_to_animated_glb(verts_seq: np.ndarray, faces: np.ndarray, fps: floa
         channels.append({"sampler": i, "target": {"node": i, "path": "scale"}})
     nodes.append({"name": "sequence", "children": list(range(n))})
     gltf = {
-        "asset": {"version": "2.0", "generator": "glot.render.glb"},
+        "asset": {"version": "2.0", "generator": GENERATOR},
         "scene": 0,
         "scenes": [{"nodes": [n]}],
         "nodes": nodes,
         "meshes": meshes,
-        "materials": [_pbr(color, "body")],
+        "materials": [pbr_material(color, "body")],
         "animations": [{"name": "play", "samplers": samplers, "channels": channels}],
-        "buffers": [{"byteLength": b.length}],
+        "buffers": b.buffers(),
         "bufferViews": b.views,
         "accessors": b.accessors,
     }
-    return _pack_glb(gltf, b"".join(b.chunks))
+    return pack_glb(gltf, b.binary())

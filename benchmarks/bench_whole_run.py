@@ -1,0 +1,121 @@
+"""A whole run against the cost of its perception: ``glot run`` vs one plain MediaPipe pose pass.
+
+Usage: ``python benchmarks/bench_whole_run.py [--clip PATH ...] [--model open|official] [--app] [--rounds 2]``
+
+For each clip, measured in this one script (alternating, ``--rounds`` times, fastest kept):
+
+* **plain pass**: decode + ``mp.solutions.pose`` (full model, complexity 1) on every frame;
+* **run**: :func:`glot.pipeline.run_video` with the overlay and the default exports (every person:
+  ``results.npz``, motion .glb/.bvh per person and branch, ``overlay.mp4``), models already loaded;
+* **CLI**: ``python -m glot run`` as a user starts it (a fresh process: imports and model loading
+  included), next to a plain pass in a fresh process (imports included);
+* ``--app``: the same clip through the running app's API (``gradio_client``), against the run.
+Targets (issue #17): run <= 2x the plain pass; the app within 10 % of the CLI's run.
+Default clips: the two examples (one person; five walkers). ``--model official`` uses official-size
+random weights on a synthetic 6890-vertex body (same cost as the real files).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+PLAIN = r"""
+import sys, time
+t0 = time.perf_counter()
+import mediapipe as mp
+from glot.video.decode import iter_frames
+with mp.solutions.pose.Pose(static_image_mode=False, model_complexity=1) as pose:
+    n = 0
+    for fr in iter_frames(sys.argv[1]):
+        pose.process(fr.image)
+        n += 1
+print(time.perf_counter() - t0)
+"""
+
+
+def plain_pass(clip: Path) -> float:
+    """Decode + mp.solutions.pose over the clip, in this process (seconds)."""
+    import mediapipe as mp
+
+    from glot.video.decode import iter_frames
+
+    with mp.solutions.pose.Pose(static_image_mode=False, model_complexity=1) as pose:
+        t0 = time.perf_counter()
+        for fr in iter_frames(clip):
+            pose.process(fr.image)
+        return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clip", action="append", default=None)
+    ap.add_argument("--model", choices=("open", "official"), default="open")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--app", action="store_true", help="also time the app's run of each clip")
+    ap.add_argument("--no-cli", action="store_true", help="skip the fresh-process CLI timing")
+    args = ap.parse_args()
+    clips = [Path(c) for c in (args.clip or [REPO / "assets/examples/carphone.mp4",
+                                             REPO / "assets/examples/pedestrians.mp4"])]
+    from glot.pipeline import RunOptions, load_bundle, run_video
+    from glot.testing.__main__ import write_demo_files
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench_whole_"))
+    assets = write_demo_files(tmp / "assets", spin=True) if args.model == "official" else tmp / "empty"
+    assets.mkdir(parents=True, exist_ok=True)
+    bundle = load_bundle(assets_dir=assets, device="cpu", model=args.model)
+    load = Path("/proc/loadavg").read_text().split()[0]
+    print(f"model {args.model}; 2-core CPU; load average at start {load}; fastest of {args.rounds} rounds")
+    for clip in clips:
+        run_video(clip, tmp / "warm", bundle, RunOptions(max_frames=8, overwrite=True))  # kernels compiled, caches warm
+        plain, run, res = [], [], None
+        for k in range(args.rounds):
+            plain.append(plain_pass(clip))
+            t0 = time.perf_counter()
+            res = run_video(clip, tmp / "runs", bundle, RunOptions(overwrite=True))
+            run.append(time.perf_counter() - t0)
+        p, r = min(plain), min(run)
+        stages = ", ".join(f"{k} {v:.2f}" for k, v in res.summary["seconds"].items())
+        print(f"{clip.name}: {res.num_frames} frames, {res.num_people} people; plain MediaPipe pass {p:.2f} s, "
+              f"run {r:.2f} s -> {r / p:.2f}x (target <= 2x)  [{stages} s]")
+        if not args.no_cli:
+            env_assets = ["--assets", str(assets)] if args.model == "official" else []
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "glot", "run", str(clip), "--out", str(tmp / "cli"), "--overwrite",
+                            "--model", args.model, *env_assets], check=True, capture_output=True, cwd=REPO)
+            cli = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-c", PLAIN, str(clip)], check=True, capture_output=True, cwd=REPO,
+                           env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+            plain_cli = time.perf_counter() - t0
+            print(f"  fresh processes: glot run {cli:.2f} s, plain pass {plain_cli:.2f} s -> {cli / plain_cli:.2f}x "
+                  f"(start-up and model loading included)")
+        if args.app:
+            from gradio_client import Client, handle_file
+
+            from glot.testing.app_server import running_app
+
+            with running_app(tmp / "app", assets if args.model == "official" else None, timeout=300) as url:
+                client = Client(url, verbose=False)
+                client.predict(handle_file(str(clip)), 16, 4, 0.0, "none", 0, "clamp", "auto", "", 8, 0,
+                               api_name="/run")  # loads the model
+                app = []
+                for _ in range(args.rounds):
+                    t0 = time.perf_counter()
+                    client.predict(handle_file(str(clip)), 16, 4, 0.0, "none", 0, "clamp", "auto", "", 0, 0,
+                                   api_name="/run")
+                    app.append(time.perf_counter() - t0)
+            a = min(app)
+            print(f"  app (gradio_client /run, model loaded): {a:.2f} s -> {a / r:.2f}x the run (target within 10 %)")
+    print(json.dumps({"load_average_end": Path("/proc/loadavg").read_text().split()[0]}))
+
+
+if __name__ == "__main__":
+    main()

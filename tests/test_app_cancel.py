@@ -1,0 +1,123 @@
+"""Stopping a run: Stop, a closed tab or a dead client ends it within about a second in any stage,
+and nothing of it is left on disk; runs are capped by frames before any work."""
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from glot.app import handlers as h
+from glot.app.session import close_session, new_session
+
+from conftest import CARPHONE
+
+STOP_WITHIN = 1.5  # seconds from the cancel request to the run's end (a frame or a batch of work)
+
+
+def _opts(max_frames: int | None = None, **kw):
+    return h.check_video(CARPHONE, h.make_options(16, 4, 0.0, "none", 0, "clamp", "fp32", max_frames or 0, **kw))
+
+
+@pytest.mark.parametrize("stage", ["tracking", "features", "GLoT", "rendering"])
+def test_stop_ends_the_run_in_every_stage(pipeline_bundle, stage):
+    session = new_session()
+    seen, ended = [], {}
+
+    def consume():
+        try:
+            for ev in h.iter_run(CARPHONE, session, pipeline_bundle, _opts()):
+                seen.append(ev.text)
+                if stage in ev.text and "t_cancel" not in ended:
+                    ended["t_cancel"] = time.perf_counter()
+                    session.cancel.set()  # what the Stop button (or a closed tab) does
+        except h.RunCancelled:
+            ended["t_end"] = time.perf_counter()
+
+    worker = threading.Thread(target=consume)
+    worker.start()
+    worker.join(timeout=300)
+    try:
+        assert "t_cancel" in ended, f"stage {stage!r} never reported: {seen[-3:]}"
+        assert "t_end" in ended, "the run was not stopped"
+        assert ended["t_end"] - ended["t_cancel"] < STOP_WITHIN
+        assert not any(session.root.iterdir()), list(session.root.iterdir())  # nothing left of the run
+        assert session.view is None
+    finally:
+        close_session(session)
+
+
+def test_closing_the_generator_stops_the_worker(pipeline_bundle):
+    """A dead client: Gradio closes the handler's generator; the worker stops at its next report."""
+    session = new_session()
+    gen = h.iter_run(CARPHONE, session, pipeline_bundle, _opts())
+    next(gen)  # running
+    t0 = time.perf_counter()
+    gen.close()
+    deadline = t0 + STOP_WITHIN
+    while any(session.root.iterdir()) and time.perf_counter() < deadline:
+        time.sleep(0.05)
+    assert not any(session.root.iterdir())
+    close_session(session)
+
+
+def test_cancel_endpoint_returns_at_once_and_stops_the_run(tmp_path, pipeline_assets):
+    """``/cancel`` (gradio_client's ``Job.cancel``) on a running job: returns at once, the run's folder goes."""
+    from gradio_client import Client, handle_file
+
+    from glot.testing.app_server import running_app
+
+    with running_app(tmp_path, pipeline_assets) as url:
+        client = Client(url, verbose=False)
+        job = client.submit(handle_file(str(CARPHONE)), 16, 4, 0.0, "none", 0, "clamp", "fp32", "", 0, 0,
+                            api_name="/run")
+        runs = lambda: list((tmp_path / "tmp").glob("glot-session-*/.run-*.partial*"))  # noqa: E731
+        deadline = time.monotonic() + 120
+        while not runs() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert runs(), "the run never started"
+        t0 = time.perf_counter()
+        job.cancel()
+        assert time.perf_counter() - t0 < 1.0
+        deadline = time.monotonic() + STOP_WITHIN + 1.0
+        while runs() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not runs(), "the cancelled run kept working"
+
+
+def _raw_h264(path: Path, seconds: float, fps: int = 25) -> Path:
+    """A raw H.264 elementary stream with an .mp4 name: no container, no declared length or duration."""
+    import av
+
+    rng = np.random.default_rng(0)
+    with av.open(str(path), "w", format="h264") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width = stream.height = 32
+        stream.pix_fmt = "yuv420p"
+        for i in range(int(seconds * fps)):
+            img = (np.full((32, 32, 3), (i * 7) % 240, np.uint8) + rng.integers(0, 9, (32, 32, 3), dtype=np.uint8))
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path
+
+
+def test_stream_without_declared_length_stops_at_the_cap(tmp_path, pipeline_bundle, monkeypatch):
+    from glot.video import probe_video
+
+    clip = _raw_h264(tmp_path / "raw_stream.mp4", seconds=4.0)
+    info = probe_video(clip)
+    assert info.num_frames is None  # nothing declares how long it is
+    monkeypatch.setattr(h, "MAX_SECONDS", 2.0)  # the cap: 2 s at the stream's 25 fps = 50 frames
+    opts = h.check_video(clip, h.make_options(16, 4, 0.0, "none", 0, "clamp", "fp32", 0))
+    assert opts.frame_limit == 50
+    session = new_session()
+    try:
+        with pytest.raises(Exception, match="has more than 50 frames, the limit here"):
+            list(h.iter_run(clip, session, pipeline_bundle, opts))
+        assert not any(session.root.iterdir())
+    finally:
+        close_session(session)
