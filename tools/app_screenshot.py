@@ -2,7 +2,8 @@
 
 Starts ``python app.py`` (no licensed files: the open model runs), drives Debian's Chromium with
 Playwright through a whole run of ``assets/examples/pedestrians.mp4``, selects the most prominent
-person and a frame in the middle of the clip, and saves the page as ``docs/app_screenshot.png``.
+person and a frame in the middle of the clip, and saves the page down to the tables (not the long downloads
+list) as ``docs/app_screenshot.png``.
 
 Usage: ``python tools/app_screenshot.py [--clip PATH] [--out docs/app_screenshot.png] [--frame K]``
 (needs ``/usr/bin/chromium`` and the test requirements: ``make install-dev``).
@@ -45,7 +46,10 @@ def main() -> None:
         page.click("#run-btn")
         page.wait_for_selector("#status:has-text('Done')")
         slider = page.locator("#frame-slider input[type=number]")
-        frame = args.frame if args.frame is not None else int(slider.get_attribute("max") or "0") // 2
+        top = "() => Math.max(0, ...[...document.querySelectorAll('#frame-slider input')].map(e => +e.max || 0))"
+        page.wait_for_function(f"() => ({top})() > 1")  # the slider's range arrives with the results
+        last = int(page.evaluate(top))
+        frame = args.frame if args.frame is not None else last // 2
         slider.fill(str(frame))
         slider.press("Enter")
         page.wait_for_selector(f"#frame-caption:has-text('frame {frame} ')")
@@ -53,7 +57,8 @@ def main() -> None:
         height = page.evaluate("() => document.documentElement.scrollHeight")
         page.set_viewport_size({"width": args.width, "height": height})
         time.sleep(4)  # the 3D viewers draw (software WebGL)
-        page.screenshot(path=args.out)
+        bottom = page.locator("#downloads").bounding_box()  # the page down to the tables (downloads: a long list)
+        page.screenshot(path=args.out, clip={"x": 0, "y": 0, "width": args.width, "height": bottom["y"]})
         browser.close()
     print(f"wrote {args.out}")
 
