@@ -9,7 +9,8 @@ For each clip, measured in this one script (alternating, ``--rounds`` times, fas
   ``results.npz``, motion .glb/.bvh per person and branch, ``overlay.mp4``), models already loaded;
 * **CLI**: ``python -m glot run`` as a user starts it (a fresh process: imports and model loading
   included), next to a plain pass in a fresh process (imports included);
-* ``--app``: the same clip through the running app's API (``gradio_client``), against the run.
+* ``--app``: the same clip through the running app's API (``gradio_client``, results not downloaded:
+  a page fetches a file when it is clicked), against the run.
 Targets (issue #17): run <= 2x the plain pass; the app within 10 % of the CLI's run.
 Default clips: the two examples (one person; five walkers). ``--model official`` uses official-size
 random weights on a synthetic 6890-vertex body (same cost as the real files).
@@ -103,7 +104,7 @@ def main() -> None:
             from glot.testing.app_server import running_app
 
             with running_app(tmp / "app", assets if args.model == "official" else None, timeout=300) as url:
-                client = Client(url, verbose=False)
+                client = Client(url, verbose=False, download_files=False)  # a page fetches files on click
                 client.predict(handle_file(str(clip)), 16, 4, 0.0, "none", 0, "clamp", "auto", "", 8, 0,
                                api_name="/run")  # loads the model
                 app = []

@@ -32,6 +32,7 @@ __all__ = ["InputError", "RunCancelled", "ModelCache", "model_report", "make_opt
 MAX_SECONDS = 60.0  # longest clip (or processed part of it, see max frames)
 MAX_FRAMES = 1800  # frames per run: 60 s at 30 fps
 MAX_MEGAPIXEL_FRAMES = 3800.0  # pixels x frames per run, in megapixels: 60 s of 1080p at 30 fps
+PREVIEW_WIDTH = 720  # px: the run's live preview (three panels side by side, shown 180 px tall)
 MAX_LONG_SIDE, MAX_SHORT_SIDE = 3840, 2160  # 4K UHD, either orientation
 TRAINED = GLoTConfig()  # window / local width / mask ratio the released weights were trained with
 PRECISIONS = {"auto": None, "fp32": False, "bf16": True}  # backbone precision -> RunOptions.bf16
@@ -207,8 +208,13 @@ def iter_run(video: str | os.PathLike, session: Session, bundle: "ModelBundle", 
             last.update(stage=stage, fraction=overall)
             events.put(RunEvent("progress", overall, f"{_STAGE_TEXT.get(stage, stage)} — {text}"))
 
-    def preview(image: np.ndarray) -> None:
-        events.put(RunEvent("preview", image=image))
+    def preview(image: np.ndarray) -> None:  # shown 180 px tall: a small copy keeps Gradio's image save cheap
+        import cv2
+
+        s = PREVIEW_WIDTH / image.shape[1]
+        small = cv2.resize(image, (PREVIEW_WIDTH, max(1, round(image.shape[0] * s))), interpolation=cv2.INTER_AREA) \
+            if s < 1 else image
+        events.put(RunEvent("preview", image=small))
 
     from ..pipeline.run import run_video
 

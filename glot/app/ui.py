@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -28,6 +29,7 @@ USER_ERRORS = (GLoTError, OSError)
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "assets" / "examples"
 VIDEO_EXTS = (".mp4", ".mov", ".webm", ".mkv", ".avi", ".m4v")
 SESSION_TTL_S = 6 * 3600  # a session's files go after 6 h idle, or when its tab closes
+YIELD_EVERY = 0.25  # s between a run's yields to Gradio (Stop acts at the next one)
 RUN_CONCURRENCY = 2  # pipeline runs at a time (each one is CPU/GPU heavy)
 STREAM_EVERY = 1 / 15  # s between the webcam frames the browser sends (the runner builds 30 fps windows by time)
 FIRST_FRAME_SIDE = 720
@@ -123,7 +125,7 @@ def build_demo(assets_dir: str | os.PathLike | None = None, device: str | None =
                     stop_btn = gr.Button("Stop", variant="stop", elem_id="stop-btn", scale=1)
                 status = gr.Markdown("", elem_id="status")
                 preview = gr.Image(label="Live preview (last processed frame)", interactive=False, height=180,
-                                   elem_id="preview")
+                                   elem_id="preview", format="jpeg")
 
         gr.Markdown("## Results")
         overlay = gr.Video(label="input | global | final", interactive=False, elem_id="overlay", height=320)
@@ -233,18 +235,22 @@ def build_demo(assets_dir: str | os.PathLike | None = None, device: str | None =
             except USER_ERRORS as err:
                 raise _error(err)
             yield {session: sess, status: "Running…", model_md: h.model_report(cache)}
-            view = None
+            view, last, image, report = None, 0.0, None, None
             try:
                 for ev in h.iter_run(video, sess, bundle, options, preselect=preselect):
-                    if ev.kind == "progress":
-                        progress(ev.fraction, desc=ev.text)
-                        yield {status: gr.skip()}  # hand control back often: Stop and /cancel act at a yield
-                    elif ev.kind == "preview":
-                        yield {preview: ev.image}
-                    elif ev.kind == "tick":
-                        yield {status: gr.skip()}
-                    else:
+                    if ev.kind == "done":
                         view = ev.view
+                        continue
+                    image = ev.image if ev.kind == "preview" else image  # the latest goes out at the next yield
+                    report = ev if ev.kind == "progress" else report
+                    if time.monotonic() - last >= YIELD_EVERY:
+                        # report and hand control back a few times a second (Stop and /cancel act at a
+                        # yield), not at every event: each yield rebuilds every output's config in Gradio
+                        last = time.monotonic()
+                        if report is not None:
+                            progress(report.fraction, desc=report.text)
+                        yield {status: gr.skip()} if image is None else {preview: image}
+                        image = report = None
             except h.RunCancelled:
                 yield {status: "**Stopped.** Nothing was kept from that run."}
                 return
@@ -261,6 +267,7 @@ def build_demo(assets_dir: str | os.PathLike | None = None, device: str | None =
                 person: gr.Radio(choices=rv.person_choices(view), value=choice),
                 thumbs: rv.person_thumbnails(view),
                 downloads: [str(p) for k, p in view.files.items()], **results(view, sel, i),
+                **({preview: image} if image is not None else {}),
             }
 
         def on_stop(sess):
