@@ -10,8 +10,10 @@ outputs equal the offline ones (run with ``box_smoothing=0``: boxes are not smoo
 smaller ``k`` clamps the window's future at the live edge (off-distribution for weights trained
 on centred windows). All people's windows go through the model together.
 
-With ``overlap`` (default) the tracker runs in a worker thread on frame ``t`` while the caller's
-thread computes features and GLoT for earlier frames, so a frame costs about the larger of the two.
+With ``overlap`` the tracker runs in a worker thread on frame ``t`` while the caller's thread
+computes features and GLoT for earlier frames, so a frame can cost about the larger of the two
+where cores are free. Off by default: on a 2-core CPU both stages already use both cores, and
+overlapping them was slower than running them in turn (``benchmarks/bench_stream.py``; README, Speed).
 ``window_fps`` builds each window from the frames nearest to ``1 / window_fps`` steps in time
 (a 10 fps webcam then still sees windows spanning the trained 16 / 30 s).
 """
@@ -44,14 +46,15 @@ TRAINED_FPS = 30.0  # the released weights saw 16-frame windows of ~30 fps video
 class StreamOptions:
     """future: frames of look-ahead ``k`` (None = ``T - T//2 - 1``, i.e. full windows);
     window_fps: build windows at this frame rate by timestamp (None: consecutive frames, as offline);
-    overlap: track in a worker thread while the caller computes the model."""
+    overlap: track in a worker thread while the caller computes the model (for CPUs with cores to
+    spare; measured slower on 2 cores)."""
 
     future: int | None = None
     edge: str = "clamp"
     local_width: int | None = None
     bf16: bool | None = None
     window_fps: float | None = None
-    overlap: bool = True
+    overlap: bool = False
     people: PeopleConfig = field(default_factory=lambda: PeopleConfig(smooth_sigma=0.0))
 
 
@@ -106,6 +109,10 @@ class OnlineRunner:
         self._times: list[float] = []
         self._images: deque = deque(maxlen=self.cfg.max_gap + 4)  # (index, image): crops of gap frames
         self._people: dict[int, _Person] = {}
+        # per-frame milliseconds of each stage (the latest 1000 frames): with ``overlap`` the stages run
+        # side by side, so the frame interval the runner sustains is the larger of the two
+        self.track_ms: deque = deque(maxlen=1000)
+        self.model_ms: deque = deque(maxlen=1000)
         self._inbox: queue.Queue | None = None
         self._outbox: queue.Queue | None = None
         self._worker: threading.Thread | None = None
@@ -125,10 +132,16 @@ class OnlineRunner:
                 return
             index, image, ts = item
             try:
-                self._outbox.put((index, image, ts, self.tracker.update(image, ts)))
+                self._outbox.put((index, image, ts, self._track(image, ts)))
             except BaseException as exc:  # handed to the caller
                 self._outbox.put(exc)
                 return
+
+    def _track(self, image: np.ndarray, ts: float) -> list[tuple[int, Observation]]:
+        t0 = time.perf_counter()
+        observed = self.tracker.update(image, ts)
+        self.track_ms.append((time.perf_counter() - t0) * 1000.0)
+        return observed
 
     def close(self) -> None:
         if self._worker is not None and self._worker.is_alive():
@@ -145,7 +158,7 @@ class OnlineRunner:
         ts = float(timestamp) if timestamp is not None else float(index)
         out: list[StreamFrame] = []
         if self._worker is None:
-            out.extend(self._stage2(index, image, ts, self.tracker.update(image, ts)))
+            out.extend(self._stage2(index, image, ts, self._track(image, ts)))
         else:
             self._inbox.put((index, image, ts))  # waits while the tracker is on the previous frame
             while True:  # everything the tracker has finished, without waiting for this frame
@@ -178,6 +191,13 @@ class OnlineRunner:
 
     # ------------------------------------------------------------------ stage 2: decide, features, GLoT
     def _stage2(self, index: int, image: np.ndarray, ts: float, observed: list[tuple[int, Observation]]
+                ) -> list[StreamFrame]:
+        t0 = time.perf_counter()
+        out = self._decide(index, image, ts, observed)
+        self.model_ms.append((time.perf_counter() - t0) * 1000.0)
+        return out
+
+    def _decide(self, index: int, image: np.ndarray, ts: float, observed: list[tuple[int, Observation]]
                 ) -> list[StreamFrame]:
         self._done = index + 1
         self._times.append(ts)
