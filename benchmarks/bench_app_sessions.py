@@ -70,6 +70,7 @@ def main() -> None:
                   f"{seconds / args.runs:.1f} s per run; RSS after run 1 {rss[0]:.0f} MB, after run {args.runs} "
                   f"{rss[-1]:.0f} MB (growth {rss[-1] - rss[0]:+.0f} MB; min {min(rss):.0f}, max {max(rss):.0f}); "
                   f"left on disk: {n} session folder(s), {mb:.1f} MB")
+            print("  RSS after each run (MB): " + " ".join(f"{v:.0f}" for v in rss))
             results: dict[int, object] = {}
 
             def one(k: int) -> None:

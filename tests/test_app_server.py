@@ -70,3 +70,19 @@ def test_session_folders_are_swept_at_start_and_removed_on_sigterm(tmp_path):
         assert len(list((tmp_path / "tmp").glob("glot-session-*"))) == 1
     assert not list((tmp_path / "tmp").glob("glot-session-*"))
     assert "Traceback" not in (tmp_path / "app.log").read_text()
+
+
+def test_malloc_arenas_are_capped_unless_the_environment_says(tmp_path):
+    import platform
+    import subprocess
+    import sys
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        import pytest
+
+        pytest.skip("glibc only")
+    code = ("from glot.app.serve import limit_malloc_arenas as f; "
+            "print(f(env={}), f(env={'MALLOC_ARENA_MAX': '4'}))")  # in a fresh process: mallopt is process-wide
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1]).stdout.split()
+    assert out == ["True", "False"]

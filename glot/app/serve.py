@@ -6,13 +6,14 @@ Gradio Space sets: ``0.0.0.0:7860``); ``$GLOT_HOST/$GLOT_PORT``; ``127.0.0.1:786
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import signal
 from typing import Mapping, Sequence
 
 import gradio as gr
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "server_address", "launch"]
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "server_address", "limit_malloc_arenas", "launch"]
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 7860
 _HOST_VARS = ("GRADIO_SERVER_NAME", "GLOT_HOST")
@@ -43,6 +44,27 @@ def server_address(argv: Sequence[str] | None = None, env: Mapping[str, str] | N
         raise  # unreachable: ap.error exits
 
 
+MALLOC_ARENAS = 2  # glibc's default is 8 per core: every run's worker threads then keep their own freed memory
+_M_ARENA_MAX = -8  # mallopt parameter (glibc malloc.h)
+
+
+def limit_malloc_arenas(arenas: int = MALLOC_ARENAS, env: Mapping[str, str] | None = None) -> bool:
+    """Cap glibc's malloc arenas for the threads started from now on, unless ``$MALLOC_ARENA_MAX``
+    already says how many; returns whether the cap was set (False off glibc).
+
+    Measured with ``benchmarks/bench_app_sessions.py --runs 40``: the app's RSS grew by 275 MB over
+    40 runs with glibc's default and by 81 MB with 2 arenas, still climbing by steps, and the peak
+    under 4 concurrent clients fell from 1679 to 1225 MB, at the same seconds per run.
+    """
+    env = os.environ if env is None else env
+    if env.get("MALLOC_ARENA_MAX"):
+        return False
+    try:
+        return bool(ctypes.CDLL("libc.so.6").mallopt(_M_ARENA_MAX, int(arenas)))
+    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to cap
+        return False
+
+
 def _stop(signum, frame) -> None:
     raise KeyboardInterrupt  # Gradio closes its server on it; launch's cleanup then runs
 
@@ -57,6 +79,7 @@ def launch(demo: gr.Blocks, argv: Sequence[str] | None = None, concurrency: int 
     from .session import sweep_stale_sessions
 
     host, port = server_address(argv)
+    limit_malloc_arenas()
     signal.signal(signal.SIGTERM, _stop)
     try:
         demo.queue(default_concurrency_limit=concurrency, max_size=32).launch(
