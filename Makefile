@@ -32,6 +32,7 @@ test: install-dev
 	$(PY) -m pytest -q tests
 
 bench: install-dev
+	PYTHONPATH=. $(PY) benchmarks/bench_whole_run.py
 	PYTHONPATH=. $(PY) benchmarks/bench_model.py
 	PYTHONPATH=. $(PY) benchmarks/bench_render.py
 	PYTHONPATH=. $(PY) benchmarks/bench_pipeline.py
