@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from conftest import CARPHONE
+from helpers_export import read_glb
 from glot.testing.app_server import running_app
 
 # /run's outputs without the session state: status, model panel, preview, overlay, fps, frame, person, thumbnails,
@@ -58,7 +59,9 @@ def test_four_concurrent_clients(pipeline_assets, tmp_path):
         assert s["options"]["seed"] == seed and s["options"]["mask_pattern"] == pattern
         glb, motion, _, caption = frame[:4]
         assert Path(glb).name == f"frame_{n - 1:06d}_id1.glb" and f"frame {n - 1}" in caption
-        assert Path(motion) == paths["motion_final.glb"]
+        played, own = (read_glb(Path(f).read_bytes()) for f in (motion, paths["motion_final.glb"]))
+        assert Path(motion).name == "motion_final.glb" and played[1] == own[1]  # this client's motion, camera-less
+        assert "cameras" not in played[0] and played[0]["animations"] == own[0]["animations"]
     assert len(files_seen) == 4 * 7  # nobody got another's files
     # the two random-mask clients used their own seeds: their first 12 frames differ
     a = np.load(next(Path(p) for p in out[1][0][RUN_DOWNLOADS] if p.endswith("results.npz")))["global_pose"][0]

@@ -263,3 +263,27 @@ def test_session_keeps_only_the_latest_run(pipeline_bundle):
     close_session(s)
     assert not s.root.exists()
     close_session(None)
+
+
+def test_motion_viewer_gets_the_file_without_its_camera(base):
+    """Gradio's viewer frames the whole scene: the copy it plays drops the video's camera, nothing else."""
+    from glot.export.gltf import unpack_glb
+    from helpers_export import read_glb, validate_gltf
+
+    _, view, _ = base
+    path = view.files["motion_final.glb"]
+    out = rv.viewer_motion(path)
+    assert out.name == path.name and out.parent == path.parent / "viewer"
+    orig, orig_bin = read_glb(path.read_bytes())
+    copy, copy_bin = read_glb(out.read_bytes())
+    assert unpack_glb(path.read_bytes()) == (orig, orig_bin)  # our reader agrees with the tests' own
+    assert "cameras" in orig and "cameras" not in copy and copy_bin == orig_bin
+    cam = next(i for i, n in enumerate(orig["nodes"]) if "camera" in n)
+    assert cam in orig["scenes"][0]["nodes"] and cam not in copy["scenes"][0]["nodes"]
+    assert copy["scenes"][0]["nodes"] == [i for i in orig["scenes"][0]["nodes"] if i != cam]
+    for key in ("animations", "skins", "meshes", "accessors", "bufferViews", "materials"):
+        assert copy[key] == orig[key]
+    (report,) = validate_gltf([out])
+    assert report["issues"]["numErrors"] == 0
+    stamp = out.stat().st_mtime_ns
+    assert rv.viewer_motion(path) == out and out.stat().st_mtime_ns == stamp  # written once

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from ..pipeline.regress import BranchResult
 
 __all__ = ["EVERYONE", "RunView", "load_view", "frame_view", "display_frame", "person_choices",
-           "person_thumbnails", "summary_rows", "VIEW_MAX_SIDE", "VIEWER_CACHE_FILES"]
+           "person_thumbnails", "summary_rows", "viewer_motion", "VIEW_MAX_SIDE", "VIEWER_CACHE_FILES"]
 
 EVERYONE = -1  # the "everyone" choice of the person selector
 VIEW_MAX_SIDE = 720  # the frame image next to the 3D viewer
@@ -196,6 +196,32 @@ def frame_view(bundle: "ModelBundle", view: RunView, index: int, person: int | N
     diff = branch_difference(view.branches["global"].joints3d[person, i:i + 1],
                              view.branches["final"].joints3d[person, i:i + 1])[0]
     return glb, image, f"frame {i} · t = {view.times[i]:.2f} s · {who} · |global − final| = {diff:.1f} mm{masked}"
+
+
+def viewer_motion(path: str | Path) -> Path:
+    """The motion GLB as the app's motion viewer gets it: the same file without the video's camera
+    (Gradio's viewer frames the whole scene, and the camera at the origin pushed the person to its
+    edge). Written once, next to the run's files under ``viewer/`` with the same name."""
+    import os
+
+    from ..export.gltf import pack_glb, unpack_glb
+
+    path = Path(path)
+    out = path.parent / "viewer" / path.name
+    if out.is_file():
+        return out
+    gltf, binary = unpack_glb(path.read_bytes())
+    cams = {i for i, node in enumerate(gltf["nodes"]) if "camera" in node}
+    for scene in gltf.get("scenes", []):
+        scene["nodes"] = [i for i in scene["nodes"] if i not in cams]
+    for i in cams:
+        del gltf["nodes"][i]["camera"]  # an empty node outside the scene (node indices unchanged)
+    gltf.pop("cameras", None)
+    out.parent.mkdir(exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}")
+    tmp.write_bytes(pack_glb(gltf, binary))
+    tmp.replace(out)
+    return out
 
 
 def person_thumbnails(view: RunView) -> list[tuple[np.ndarray, str]]:

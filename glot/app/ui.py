@@ -346,7 +346,7 @@ def _motion_file(view: rv.RunView, sel: int) -> str | None:
     p = view.selected if sel == rv.EVERYONE else sel
     suffix = "" if view.num_people == 1 else f"_{int(view.track_id[p])}"
     path = view.files.get(f"motion_final{suffix}.glb")
-    return str(path) if path else None
+    return str(rv.viewer_motion(path)) if path else None
 
 
 def _draw_box(img: np.ndarray, box: str, scale: float) -> np.ndarray:

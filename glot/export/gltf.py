@@ -28,7 +28,7 @@ import numpy as np
 from glot.render.colors import FINAL_COLOR, GLOBAL_COLOR, Color, to_rgb01
 from glot.render.mesh_renderer import vertex_normals
 
-__all__ = ["to_gltf_frame", "mesh_to_glb", "pair_to_glb", "write_frames_zip", "sequence_to_animated_glb",
+__all__ = ["to_gltf_frame", "mesh_to_glb", "pair_to_glb", "write_frames_zip", "sequence_to_animated_glb", "unpack_glb",
            "BinBuilder", "pack_glb", "pbr_material", "GLTF_FROM_CAMERA", "GENERATOR"]
 
 GENERATOR = "GLoT Studio (glot.export)"
@@ -160,6 +160,21 @@ def pack_glb(gltf: dict, binary: bytes) -> bytes:
     total = 12 + 8 + len(js) + 8 + len(binary)
     return b"".join([struct.pack("<4sII", b"glTF", 2, total), struct.pack("<I4s", len(js), b"JSON"), js,
                      struct.pack("<I4s", len(binary), b"BIN\0"), binary])
+
+
+def unpack_glb(data: bytes) -> tuple[dict, bytes]:
+    """GLB container bytes (one JSON and one binary chunk, as :func:`pack_glb` writes) -> (glTF JSON, binary)."""
+    magic, version, total = struct.unpack_from("<4sII", data, 0)
+    n, kind = struct.unpack_from("<I4s", data, 12)
+    if magic != b"glTF" or version != 2 or kind != b"JSON" or total != len(data):
+        raise ValueError("not a GLB 2.0 file")
+    gltf = json.loads(data[20:20 + n])
+    if 20 + n == total:
+        return gltf, b""
+    m, kind = struct.unpack_from("<I4s", data, 20 + n)
+    if kind != b"BIN\0":
+        raise ValueError("GLB's second chunk is not BIN")
+    return gltf, data[28 + n:28 + n + m]
 
 
 def pbr_material(color: Color, name: str) -> dict:
