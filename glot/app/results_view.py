@@ -202,8 +202,7 @@ def viewer_motion(path: str | Path) -> Path:
     """The motion GLB as the app's motion viewer gets it: the same file without the video's camera
     (Gradio's viewer frames the whole scene, and the camera at the origin pushed the person to its
     edge). Written once, next to the run's files under ``viewer/`` with the same name."""
-    import os
-
+    from ..export.files import write_atomic
     from ..export.gltf import pack_glb, unpack_glb
 
     path = Path(path)
@@ -217,11 +216,7 @@ def viewer_motion(path: str | Path) -> Path:
     for i in cams:
         del gltf["nodes"][i]["camera"]  # an empty node outside the scene (node indices unchanged)
     gltf.pop("cameras", None)
-    out.parent.mkdir(exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}")
-    tmp.write_bytes(pack_glb(gltf, binary))
-    tmp.replace(out)
-    return out
+    return write_atomic(out, pack_glb(gltf, binary))
 
 
 def person_thumbnails(view: RunView) -> list[tuple[np.ndarray, str]]:

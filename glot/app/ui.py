@@ -328,14 +328,12 @@ def build_demo(assets_dir: str | os.PathLike | None = None, device: str | None =
 def _floor_glb() -> Path:
     """A small grey floor square (the viewers' initial scene), written once to the temp folder."""
     from ..export import mesh_to_glb
+    from ..export.files import write_atomic
 
     path = Path(tempfile.gettempdir()) / "glot-studio" / "viewer-floor.glb"
     if not path.is_file():
         v = np.array([[-1, 0.95, -1], [1, 0.95, -1], [1, 0.95, 1], [-1, 0.95, 1]], np.float32)  # y down: below the feet
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(mesh_to_glb(v, np.array([[0, 2, 1], [0, 3, 2]]), color=(0.85, 0.86, 0.88)))
-        tmp.replace(path)
+        write_atomic(path, mesh_to_glb(v, np.array([[0, 2, 1], [0, 3, 2]]), color=(0.85, 0.86, 0.88)))
     return path
 
 

@@ -35,10 +35,9 @@ __all__ = ["SafeBodyUnpickler", "load_body_pickle", "ChumpyStub", "SparseStub", 
 MAX_DENSE_ELEMENTS = 200_000_000  # a sparse matrix larger than this when dense is not a body model
 
 
-class ChumpyStub:
-    """Stands in for any chumpy object (chumpy itself does not import on current numpy)."""
+class _StateStub:
+    """A stand-in object that only keeps the state the pickle gives it (nothing runs)."""
 
-    kind = "Ch"  # the chumpy class name (subclasses made by the unpickler set it)
     state: Any = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -46,6 +45,12 @@ class ChumpyStub:
 
     def __setstate__(self, state: Any) -> None:
         self.state = state
+
+
+class ChumpyStub(_StateStub):
+    """Stands in for any chumpy object (chumpy itself does not import on current numpy)."""
+
+    kind = "Ch"  # the chumpy class name (subclasses made by the unpickler set it)
 
     def value(self) -> np.ndarray:
         """The array of a plain ``chumpy.Ch`` (its ``x``); anything else is not an array."""
@@ -55,17 +60,10 @@ class ChumpyStub:
         raise ValueError(f"a chumpy {self.kind} expression, not a stored array (convert the file to .npz)")
 
 
-class SparseStub:
+class SparseStub(_StateStub):
     """Stands in for a scipy sparse matrix; :meth:`toarray` densifies the stored arrays."""
 
     fmt = "csc"  # "csc", "csr" or "coo" (one subclass each)
-    state: Any = None
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    def __setstate__(self, state: Any) -> None:
-        self.state = state
 
     def toarray(self) -> np.ndarray:
         st = self.state if isinstance(self.state, dict) else {}
