@@ -7,8 +7,10 @@ import torch
 from glot.assets import AssetNotFoundError
 from glot.model.backbone import (
     BackboneLoadError,
+    bf16_backbone,
     cpu_has_bf16_matmul,
     extract_features,
+    fold_batchnorm,
     load_spin_backbone,
 )
 from glot.testing.spin import spin_state_dict, write_spin_checkpoint
@@ -92,3 +94,25 @@ def test_bf16_close_to_fp32(backbone):
     assert 0 < rel < 0.02, rel  # bf16 really ran, and moved features by < 2 %
     default = extract_features(backbone, x)  # bf16 by default on CPUs with bf16 units
     torch.testing.assert_close(default, f16 if cpu_has_bf16_matmul() else f32, rtol=0, atol=0)
+
+
+def test_folded_batchnorm_equals_the_network(backbone):
+    """Folding is exact algebra: in float32 the folded network gives the same features (rounding
+    only), and the folded copy really has no batch norm left."""
+    folded = fold_batchnorm(backbone)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in backbone.modules())  # the original is untouched
+    x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(2))
+    f, g = extract_features(backbone, x, bf16=False), extract_features(folded, x, bf16=False)
+    assert ((g - f).norm() / f.norm()).item() < 1e-5
+
+
+def test_bf16_copy_runs_in_bf16(backbone):
+    fast = bf16_backbone(backbone)
+    assert {p.dtype for p in fast.parameters()} == {torch.bfloat16}
+    x = torch.randn(3, 3, 224, 224, generator=torch.Generator().manual_seed(3))
+    f32 = extract_features(backbone, x, bf16=False)
+    out = extract_features(fast, x, batch_size=2, bf16=False)  # a bf16 model runs in bf16 whatever the flag
+    assert out.dtype == torch.float32 and out.shape == (3, 2048)
+    rel = ((out - f32).norm(dim=1) / f32.norm(dim=1)).max().item()
+    assert 0 < rel < 0.02, rel

@@ -262,3 +262,37 @@ def test_person_in_a_4k_frame_in_4k_pixels(carphone):
     assert both.sum() >= 8
     err = np.abs(people.boxes[0, both, :2] - 6 * small.boxes[0, both, :2]).max(1)
     assert (err < 0.15 * people.boxes[0, both, 2]).all(), err  # the same person, in 4K pixels
+
+
+def test_erase_paints_the_silhouette_in_the_median_of_its_ring():
+    """A person's silhouette (from its crop-space mask) is painted, grown by ``grow`` pixels, in the
+    median colour of the ring around it; pixels beyond the ring are untouched."""
+    from glot.perception.landmarks import _masked_median, erase_people
+
+    rng = np.random.default_rng(0)
+    for _ in range(100):  # the histogram median equals numpy's, odd and even counts
+        patch = rng.integers(0, 256, (23, 31, 3), dtype=np.uint8)
+        mask = (rng.random((23, 31)) < rng.random()).astype(np.uint8)
+        if mask.any():
+            assert np.array_equal(_masked_median(patch, mask), np.median(patch[mask > 0], axis=0).astype(np.uint8))
+    h, w = 120, 160
+    image = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    roi = np.array([80.0, 60.0, 64.0, 0.0])  # a 64-px region, upright: 4 crop pixels per frame pixel
+    logits = np.full((1, 256, 256), -5.0, np.float32)
+    logits[0, 96:160, 96:160] = 5.0  # a 16x16 frame-pixel square at (72..88, 52..68)
+    out = erase_people(image, roi[None], logits, grow=2)
+    assert not np.shares_memory(out, image)
+    changed = np.any(out != image, axis=2)
+    ys, xs = np.nonzero(changed)
+    assert 70 <= xs.min() <= 71 and 88 <= xs.max() <= 90 and 50 <= ys.min() <= 51 and 68 <= ys.max() <= 70
+    inside = np.zeros((h, w), bool)
+    inside[ys.min():ys.max() + 1, xs.min():xs.max() + 1] = True
+    ring = np.zeros((h, w), bool)
+    ring[ys.min() - 2:ys.max() + 3, xs.min() - 2:xs.max() + 3] = True
+    ring &= ~inside
+    expected = np.median(image[ring], axis=0).astype(np.uint8)
+    assert (out[inside] == expected).all()
+    assert np.array_equal(out[~inside], image[~inside])
+    same = image.copy()
+    erase_people(same, roi[None], logits, grow=2, inplace=True)
+    assert np.array_equal(same, out)

@@ -60,8 +60,19 @@ def _assert_equal_offline(out, offline):
         assert np.allclose(np.stack([o.box for o in mine]), offline["box"][p][v], atol=1e-3)
 
 
-def test_streamed_outputs_equal_offline(pipeline_bundle, offline):
+def test_streamed_outputs_equal_offline(pipeline_bundle, offline, monkeypatch):
+    rows = []
+    crop_features = type(pipeline_bundle).crop_features
+
+    def counted(self, crops, bf16=None):
+        rows.append(len(crops))
+        return crop_features(self, crops, bf16)
+
+    monkeypatch.setattr(type(pipeline_bundle), "crop_features", counted)
     runner, out = _stream(pipeline_bundle, None)
+    # the ResNet ran once per frame the offline pass keeps, on nobody else (false finds wait for a
+    # verification that never comes)
+    assert sum(rows) == offline["valid"].sum()
     assert runner.k == 7  # T - T//2 - 1 for T = 16
     # a new person is shown once seen on min_track_frames (10) frames, as offline keeps them; then k frames late
     assert max(o.latency_frames for o in out) == runner.cfg.min_track_frames - 1
@@ -69,7 +80,7 @@ def test_streamed_outputs_equal_offline(pipeline_bundle, offline):
     _assert_equal_offline(out, offline)
 
 
-def test_streamed_equals_offline_for_every_person(pipeline_bundle, tmp_path):
+def test_streamed_equals_offline_for_every_person(pipeline_bundle, tmp_path, monkeypatch):
     """Two people side by side, one hidden for 10 frames (a gap longer than max_gap: two segments)."""
     from glot.render import VideoWriter
 
@@ -91,9 +102,15 @@ def test_streamed_equals_offline_for_every_person(pipeline_bundle, tmp_path):
     offline = np.load(res.out_dir / "results.npz")
     assert len(offline["track_id"]) == 2 and {len(s) for s in res.summary["tracks"] for s in [s["segments"]]} == {1, 2}
     decoded = list(iter_frames(clip))
+    rows = []
+    crop_features = type(pipeline_bundle).crop_features
+    monkeypatch.setattr(type(pipeline_bundle), "crop_features",
+                        lambda self, crops, bf16=None: rows.append(len(crops)) or crop_features(self, crops, bf16))
     for overlap in (False, True):  # the tracker in its own thread gives the same predictions
         _, out = _stream(pipeline_bundle, None, frames=decoded, overlap=overlap)
         _assert_equal_offline(out, offline)
+        assert max(rows) == 2  # both people's crops of a frame in one ResNet batch
+        rows.clear()
 
 
 def test_low_latency_mode(pipeline_bundle, offline):

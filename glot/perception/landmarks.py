@@ -136,12 +136,25 @@ class LandmarkModel:
         return LandmarkResult(score, lms[:, body], vis[:, body], world, lms[:, AUX, :2], rois, masks)
 
 
+def _masked_median(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``(3,)`` uint8: ``np.median(image[mask > 0], axis=0).astype(np.uint8)`` from per-channel
+    histograms (``image (h, w, 3)`` uint8 contiguous, ``mask (h, w)`` uint8, some pixels set)."""
+    n = int(cv2.countNonZero(mask))
+    out = np.empty(3, np.uint8)
+    for ch in range(3):
+        cum = np.cumsum(cv2.calcHist([image], [ch], mask, [256], [0, 256]).ravel())
+        at = lambda r: int(np.searchsorted(cum, r, side="right"))  # noqa: E731  the value of rank r
+        out[ch] = at(n // 2) if n % 2 else (at(n // 2 - 1) + at(n // 2)) // 2
+    return out
+
+
 def erase_people(image: np.ndarray, rois: np.ndarray, masks: np.ndarray, grow: int = 5,
                  inplace: bool = False) -> np.ndarray:
     """A copy of ``image`` with each person's silhouette painted in the colour around it.
 
     The detector finds one of two people standing close together; with the first painted out it
-    finds the second. Silhouettes come from the landmark model's segmentation.
+    finds the second. Silhouettes come from the landmark model's segmentation; the colour is the
+    median of a ring around the silhouette.
 
     Args:
         image: ``(H, W, 3)`` uint8.
@@ -153,6 +166,7 @@ def erase_people(image: np.ndarray, rois: np.ndarray, masks: np.ndarray, grow: i
     out = image if inplace else image.copy()
     h, w = image.shape[:2]
     corners = np.array([[0, 0], [INPUT_SIZE, 0], [0, INPUT_SIZE], [INPUT_SIZE, INPUT_SIZE]], np.float64)
+    k = np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)
     for roi, logits in zip(np.asarray(rois).reshape(-1, 4), masks):
         c = crop_to_frame(corners, roi, INPUT_SIZE)
         x0, y0 = np.maximum(np.floor(c.min(0)).astype(int), 0)
@@ -161,13 +175,15 @@ def erase_people(image: np.ndarray, rois: np.ndarray, masks: np.ndarray, grow: i
             continue
         to_frame = cv2.invertAffineTransform(crop_matrix(roi, INPUT_SIZE))
         to_frame[:, 2] -= (x0, y0)
-        inside = cv2.warpAffine(logits, to_frame, (int(x1 - x0), int(y1 - y0)), flags=cv2.INTER_LINEAR,
-                                borderMode=cv2.BORDER_CONSTANT, borderValue=-1.0) > 0
-        if not inside.any():
+        logit = cv2.warpAffine(np.ascontiguousarray(logits, np.float32), to_frame, (int(x1 - x0), int(y1 - y0)),
+                               flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=-1.0)
+        inside = cv2.threshold(logit, 0.0, 1.0, cv2.THRESH_BINARY)[1].astype(np.uint8)  # logit > 0
+        if not cv2.countNonZero(inside):
             continue
-        k = np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)
-        inside = cv2.dilate(inside.astype(np.uint8), k) > 0
-        ring = (cv2.dilate(inside.astype(np.uint8), k) > 0) & ~inside
-        patch = out[y0:y1, x0:x1]
-        patch[inside] = np.median(patch[ring], axis=0).astype(np.uint8) if ring.any() else 128
+        inside = cv2.dilate(inside, k)
+        ring = cv2.subtract(cv2.dilate(inside, k), inside)
+        patch = out[y0:y1, x0:x1]  # a view: painted in place
+        fill = np.empty_like(patch)
+        fill[:] = _masked_median(np.ascontiguousarray(patch), ring) if cv2.countNonZero(ring) else 128
+        cv2.copyTo(fill, inside, patch)
     return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +53,7 @@ class ModelBundle:
     device: torch.device
     feature_source: str = "resnet"
     note: str = ""  # why this model was chosen (e.g. the official weights were not found)
+    _bf16_backbone: nn.Module | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         # CPU copies of what the CPU side (render, export, drawing) needs: the accelerator's tensors are
@@ -72,26 +73,26 @@ class ModelBundle:
         """``(F, 3)`` int64 mesh faces of the body (numpy, CPU)."""
         return self.faces_array
 
-    def frame_features(self, image: np.ndarray, box: np.ndarray, observation=None, bf16: bool | None = None
-                       ) -> torch.Tensor:
-        """The static feature ``(F,)`` of one frame (for streams).
+    def feature_net(self, bf16: bool | None = None) -> nn.Module | None:
+        """The network that computes ResNet features at precision ``bf16`` (None: bf16 where the
+        hardware has bf16 units): on a CPU in bf16, :func:`~glot.model.backbone.bf16_backbone`'s
+        copy (built on first use), else :attr:`backbone` itself (autocast on CUDA)."""
+        from ..model.backbone import bf16_backbone, resolve_bf16
 
-        ResNet source: crop ``box`` from ``image`` and run the backbone. Landmark source: the
-        tracker's ``observation`` (:class:`~glot.perception.Observation`) through the same
-        featurizer as offline runs.
-        """
-        box = np.asarray(box, np.float64)[None]
-        if self.is_open_model:
-            from ..model.landmark_features import landmark_features
+        if self.backbone is None or self.device.type != "cpu" or not resolve_bf16(self.device, bf16):
+            return self.backbone
+        if self._bf16_backbone is None:
+            self._bf16_backbone = bf16_backbone(self.backbone)
+        return self._bf16_backbone
 
-            o = observation
-            feat = landmark_features(o.landmarks[None], o.visibility[None], o.world[None], box)[0]
-            return torch.from_numpy(feat)
+    def crop_features(self, crops: np.ndarray, bf16: bool | None = None) -> torch.Tensor:
+        """ResNet features ``(N, F)`` float32 (CPU) of person crops ``(N, 224, 224, 3)`` uint8 RGB
+        (:func:`glot.video.crop_image`), in one batch (for streams)."""
         from ..model.backbone import extract_features
-        from ..video import crop_frames
+        from ..video import normalize_crops
 
-        crops = crop_frames([image], box)
-        return extract_features(self.backbone, crops.images, batch_size=1, bf16=bf16)[0].cpu()
+        x = normalize_crops(crops)
+        return extract_features(self.feature_net(bf16), x, batch_size=max(len(x), 1), bf16=bf16).cpu()
 
     def describe(self) -> dict[str, str]:
         cfg = self.info.config

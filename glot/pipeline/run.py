@@ -156,7 +156,7 @@ def _run(video: Path, info, tmp: Path, bundle: ModelBundle, options: RunOptions,
         if bundle.feature_source == "landmarks":
             feats = landmark_people_features(people)
         else:
-            feats = resnet_people_features(_frames(video, options), people, bundle.backbone,
+            feats = resnet_people_features(_frames(video, options), people, bundle.feature_net(options.bf16),
                                            bundle.glot.cfg.feature_dim, options.batch_size, options.bf16,
                                            progress=lambda k: _progress(progress, "features", k, total), gpu=gpu)
         timings["features"] = time.perf_counter() - t0

@@ -34,6 +34,7 @@ from ..model.landmark_features import landmark_features
 from ..perception.tracker import Observation, PeopleConfig, PeopleTracker
 from ..pipeline.bundle import ModelBundle
 from ..pipeline.regress import BranchResult
+from ..video.crop import crop_image
 from ..video.windows import window_indices
 from .tracks import LiveTrack
 
@@ -85,6 +86,7 @@ class StreamFrame:
 class _Person:
     track: LiveTrack
     features: dict[int, torch.Tensor] = field(default_factory=dict)  # frame -> feature, once its box is known
+    crops: dict[int, np.ndarray] = field(default_factory=dict)  # frame -> (224, 224, 3) uint8 crop awaiting ResNet
     emitted: int = -1  # last frame index decided (emitted or skipped)
 
 
@@ -108,6 +110,8 @@ class OnlineRunner:
         self._done = 0  # frames through the second stage
         self._times: list[float] = []
         self._images: deque = deque(maxlen=self.cfg.max_gap + 4)  # (index, image): crops of gap frames
+        # frames an unverified person's crops wait for a verification (well past the last attempt)
+        self._crop_horizon = 2 * (self.cfg.max_gap + self.cfg.confirm_interval * self.cfg.confirm_attempts + self.T)
         self._people: dict[int, _Person] = {}
         # per-frame milliseconds of each stage (the latest 1000 frames): with ``overlap`` the stages run
         # side by side, so the frame interval the runner sustains is the larger of the two
@@ -211,7 +215,27 @@ class OnlineRunner:
             self._features(person, index, index + 1)
             if prev is not None and 0 < index - prev - 1 <= self.cfg.max_gap:  # a gap closed: its boxes are known
                 self._features(person, prev + 1, index)
+        self._resnet(index)
         return self._emit(final=False)
+
+    def _resnet(self, now: int) -> None:
+        """ResNet features of the waiting crops of every verified person, in one batch.
+
+        A person the detector has not verified yet may be a false find, which the offline pass
+        drops: their crops wait (the first verification comes within ``confirm_attempts`` checks,
+        ``confirm_interval`` frames apart) and are forgotten after ``_crop_horizon`` frames."""
+        todo = [(p, k) for p in self._people.values() if p.track.last_verified >= 0 for k in sorted(p.crops)]
+        if todo:
+            feats = self.bundle.crop_features(np.stack([p.crops.pop(k) for p, k in todo]), bf16=self.options.bf16)
+            for (p, k), f in zip(todo, feats):
+                p.features[k] = f
+        old = now - self._crop_horizon
+        for p in self._people.values():
+            for k in [k for k in p.crops if k < old]:
+                del p.crops[k]
+            if p.track.last_verified < 0:  # the open model's features of an unverified person, likewise
+                for k in [k for k in p.features if k < old]:
+                    del p.features[k]
 
     def _features(self, person: _Person, start: int, stop: int) -> None:
         """Features of ``start..stop-1`` (inside one run of ``person``'s detections)."""
@@ -230,7 +254,7 @@ class OnlineRunner:
         else:
             images = dict(self._images)
             for k in range(start, stop):
-                person.features[k] = self.bundle.frame_features(images[k], boxes[k - lo], bf16=self.options.bf16)
+                person.crops[k] = crop_image(images[k], boxes[k - lo])[0]
 
     def _window(self, e: int, a: int, last: int) -> np.ndarray:
         """Frame indices ``(T,)`` of frame ``e``'s window inside frames ``a..last`` of its segment."""
