@@ -104,10 +104,18 @@ def _rasterize(screen, faces, lit, shade_mode, cull, bx0, by0, zbuf, ibuf, sbuf)
     fx = np.empty(n_verts, np.int64)
     cy = np.empty(n_verts, np.int64)
     fy = np.empty(n_verts, np.int64)
+    # the person's vertices (and Lambert terms) in float64, contiguous: each is read by ~6 faces
+    ud = np.empty(n_verts, np.float64)
+    vd = np.empty(n_verts, np.float64)
+    zd = np.empty(n_verts, np.float64)
+    ld = np.zeros(n_verts, np.float64)
     big = 1 << 40
     for p in range(screen.shape[0]):
         for i in range(n_verts):
             u, v = np.float64(screen[p, i, 0]), np.float64(screen[p, i, 1])
+            ud[i], vd[i], zd[i] = u, v, np.float64(screen[p, i, 2])
+            if shade_mode == 1:
+                ld[i] = np.float64(lit[p, i])
             if abs(u) < 1e9 and abs(v) < 1e9:  # finite and sane
                 cx[i], fx[i] = math.ceil(u - 0.5), math.floor(u - 0.5)
                 cy[i], fy[i] = math.ceil(v - 0.5), math.floor(v - 0.5)
@@ -124,9 +132,9 @@ def _rasterize(screen, faces, lit, shade_mode, cull, bx0, by0, zbuf, ibuf, sbuf)
             y1 = min(max(fy[a], fy[b], fy[c]), by0 + h - 1)
             if y1 < y0:
                 continue
-            u0, v0 = np.float64(screen[p, a, 0]), np.float64(screen[p, a, 1])
-            u1, v1 = np.float64(screen[p, b, 0]), np.float64(screen[p, b, 1])
-            u2, v2 = np.float64(screen[p, c, 0]), np.float64(screen[p, c, 1])
+            u0, v0 = ud[a], vd[a]
+            u1, v1 = ud[b], vd[b]
+            u2, v2 = ud[c], vd[c]
             area2 = (u1 - u0) * (v2 - v0) - (v1 - v0) * (u2 - u0)
             if cull and not (area2 < -1e-12):  # back face or degenerate
                 continue
@@ -135,26 +143,37 @@ def _rasterize(screen, faces, lit, shade_mode, cull, bx0, by0, zbuf, ibuf, sbuf)
             inv = 1.0 / area2
             ox, oy = x0 + 0.5, y0 + 0.5
             # b_i(x, y) = s_i + ca_i * dx + cb_i * dy: the edge function of edge (j, k) / area.
-            ca0, cb0 = (v1 - v2) * inv, (u2 - u1) * inv
-            ca1, cb1 = (v2 - v0) * inv, (u0 - u2) * inv
-            ca2, cb2 = (v0 - v1) * inv, (u1 - u0) * inv
             s0 = ((u2 - u1) * (oy - v1) - (v2 - v1) * (ox - u1)) * inv
             s1 = ((u0 - u2) * (oy - v2) - (v0 - v2) * (ox - u2)) * inv
             s2 = ((u1 - u0) * (oy - v0) - (v1 - v0) * (ox - u0)) * inv
-            z0, z1, z2 = np.float64(screen[p, a, 2]), np.float64(screen[p, b, 2]), np.float64(screen[p, c, 2])
-            za = ca0 * z0 + ca1 * z1 + ca2 * z2
-            zb = cb0 * z0 + cb1 * z1 + cb2 * z2
-            zs = s0 * z0 + s1 * z1 + s2 * z2
+            z0, z1, z2 = zd[a], zd[b], zd[c]
             if shade_mode == 1:
-                l0, l1, l2 = np.float64(lit[p, a]), np.float64(lit[p, b]), np.float64(lit[p, c])
+                l0, l1, l2 = ld[a], ld[b], ld[c]
             elif shade_mode == 2:
                 l0 = l1 = l2 = np.float64(lit[p, f])
             else:
                 l0 = l1 = l2 = 0.0
+            fid = np.int32(p * n_faces + f)
+            if x0 == x1 and y0 == y1:  # one pixel centre (most faces are under a pixel): no steps,
+                # the same sums as the stepped form at dx = dy = 0
+                if s0 >= INSIDE_EPS and s1 >= INSIDE_EPS and s2 >= INSIDE_EPS:
+                    z = np.float32(s0 * z0 + s1 * z1 + s2 * z2)
+                    row, col = y0 - by0, x0 - bx0
+                    old = zbuf[row, col]
+                    if z < old or (z == old and fid < ibuf[row, col]):
+                        zbuf[row, col] = z
+                        ibuf[row, col] = fid
+                        sbuf[row, col] = np.float32(s0 * l0 + s1 * l1 + s2 * l2)
+                continue
+            ca0, cb0 = (v1 - v2) * inv, (u2 - u1) * inv
+            ca1, cb1 = (v2 - v0) * inv, (u0 - u2) * inv
+            ca2, cb2 = (v0 - v1) * inv, (u1 - u0) * inv
+            za = ca0 * z0 + ca1 * z1 + ca2 * z2
+            zb = cb0 * z0 + cb1 * z1 + cb2 * z2
+            zs = s0 * z0 + s1 * z1 + s2 * z2
             la = ca0 * l0 + ca1 * l1 + ca2 * l2
             lb = cb0 * l0 + cb1 * l1 + cb2 * l2
             ls = s0 * l0 + s1 * l1 + s2 * l2
-            fid = np.int32(p * n_faces + f)
             for y in range(y0, y1 + 1):
                 dy = y - y0
                 r0, r1, r2 = s0 + cb0 * dy, s1 + cb1 * dy, s2 + cb2 * dy
