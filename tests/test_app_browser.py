@@ -90,8 +90,10 @@ def test_upload_run_inspect(page, tmp_path):
     bb = img.bounding_box()
     src = img.get_attribute("src")
     img.click(position={"x": bb["width"] * 0.2, "y": bb["height"] * 0.1})
-    # the first corner is marked before the second click (a click while one is pending is dropped)
-    page.wait_for_function("s => document.querySelector('#person-img img').src !== s", arg=src)
+    # the first corner is marked, and its picture loaded, before the second click: under load, a click
+    # on the new picture before it had loaded never reached the server (about half the runs)
+    page.wait_for_function("s => { const i = document.querySelector('#person-img img');"
+                           " return i.src !== s && i.complete && i.naturalWidth > 0; }", arg=src)
     img.click(position={"x": bb["width"] * 0.8, "y": bb["height"] * 0.9})
     box = page.locator("#person-box textarea, #person-box input").first
     page.wait_for_function("() => /\\d+, \\d+, \\d+, \\d+/.test("

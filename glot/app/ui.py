@@ -87,7 +87,7 @@ def build_demo(assets_dir: str | os.PathLike | None = None, device: str | None =
                     with gr.Row():
                         person_box = gr.Textbox(label="Person box: x0, y0, x1, y1 (pixels)", placeholder="empty = auto",
                                                 scale=4, elem_id="person-box")
-                        clear_box = gr.Button("Clear", size="sm", scale=1)
+                        clear_box = gr.Button("Clear", size="sm", scale=1, elem_id="clear-box")
                 with gr.Accordion("Model", open=False):
                     model_md = gr.Markdown("Checking model files…", elem_id="model-panel")
                     load_btn = gr.Button("Load model", size="sm")
@@ -307,8 +307,10 @@ def build_demo(assets_dir: str | os.PathLike | None = None, device: str | None =
         demo.load(None, None, None, js=CURSOR_JS)
         load_btn.click(load_model, None, model_md, concurrency_limit=1, api_name="load_model")
         video_in.change(on_video, video_in, [person_img, person_box, pending_corner], api_visibility="undocumented")
+        # no progress overlay on the picture: it covers the image while the first corner is drawn and
+        # would swallow a quick second click
         person_img.select(on_person_click, [video_in, pending_corner], [person_img, person_box, pending_corner],
-                          api_visibility="undocumented")
+                          show_progress="hidden", api_visibility="undocumented")
         clear_box.click(on_clear, video_in, [person_img, person_box, pending_corner], api_visibility="undocumented")
         run_event = run_btn.click(on_run, [video_in, window, local_w, mask_ratio, mask_pattern, seed, edge, precision,
                                            person_box, max_frames, max_people, session], run_outputs, api_name="run",
