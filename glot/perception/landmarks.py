@@ -54,17 +54,18 @@ def refine_from_heatmap(xy: np.ndarray, heatmap: np.ndarray, kernel: int = 7,
     if not inside.any():
         return out
     half = (kernel - 1) // 2
-    # windows clipped at the edges = a zero-confidence border
-    pad = np.pad(heatmap.astype(np.float64), ((half, half), (half, half), (0, 0)), constant_values=-np.inf)
     k = np.arange(kernel)
     idx = np.flatnonzero(inside)
-    rr = rows[idx, None] + k[None]  # (J', kernel) rows of the padded map
-    cc = cols[idx, None] + k[None]
-    conf = _sigmoid(pad[rr[:, :, None], cc[:, None, :], idx[:, None, None]])  # (J', kernel, kernel)
+    rr = rows[idx, None] + k[None] - half  # (J', kernel) rows of the window (some outside the map)
+    cc = cols[idx, None] + k[None] - half
+    rin, cin = (rr >= 0) & (rr < h), (cc >= 0) & (cc < w)
+    # windows clipped at the edges = a zero-confidence border: only the windows are read
+    logit = heatmap[np.clip(rr, 0, h - 1)[:, :, None], np.clip(cc, 0, w - 1)[:, None, :], idx[:, None, None]]
+    conf = _sigmoid(logit.astype(np.float64)) * (rin[:, :, None] & cin[:, None, :])  # (J', kernel, kernel)
     total = conf.sum((1, 2))
     ok = (conf.max((1, 2)) >= min_confidence) & (total > 0)
-    row_pos = (rr - half)[:, :, None] * np.ones((1, 1, kernel))
-    col_pos = (cc - half)[:, None, :] * np.ones((1, kernel, 1))
+    row_pos = rr[:, :, None] * np.ones((1, 1, kernel))
+    col_pos = cc[:, None, :] * np.ones((1, kernel, 1))
     x = (conf * col_pos).sum((1, 2)) / w / np.maximum(total, 1e-12)
     y = (conf * row_pos).sum((1, 2)) / h / np.maximum(total, 1e-12)
     out[idx[ok]] = np.stack([x[ok], y[ok]], axis=1)
