@@ -296,3 +296,35 @@ def test_erase_paints_the_silhouette_in_the_median_of_its_ring():
     same = image.copy()
     erase_people(same, roi[None], logits, grow=2, inplace=True)
     assert np.array_equal(same, out)
+
+
+def test_heatmap_refinement_moves_points_to_the_window_mean():
+    """MediaPipe's refinement by hand: a point moves to the sigmoid-weighted mean of the 7x7 cells
+    around it (cells outside the map count as zero confidence); a window without a confident cell,
+    or a point outside the crop, stays."""
+    from glot.perception.landmarks import refine_from_heatmap
+
+    h = w = 64
+    hm = np.full((h, w, 3), -30.0, np.float32)  # sigmoid ~ 0 everywhere
+    hm[20, 30, 0] = 4.0  # one confident cell near landmark 0
+    hm[0, 0, 1] = 4.0  # a confident cell in the corner, landmark 1 next to it
+    hm[0, 1, 1] = 0.0  # and a half-confident neighbour
+    hm[40, 40, 2] = -1.0  # landmark 2: no cell reaches 0.5
+    xy = np.array([[(32 + 0.5) / w, (21 + 0.5) / h], [0.5 / w, 1.5 / h], [40.5 / w, 40.5 / h]])
+    out = refine_from_heatmap(xy, hm)
+    s = 1 / (1 + np.exp(30.0))  # the faint cells still count a little
+    conf = np.full((7, 7), s)
+    conf[20 - 18, 30 - 29] = 1 / (1 + np.exp(-4.0))  # the window of landmark 0: rows 18..24, cols 29..35
+    rows, cols = np.mgrid[18:25, 29:36]
+    expect0 = np.array([(conf * cols).sum() / conf.sum() / w, (conf * rows).sum() / conf.sum() / h])
+    np.testing.assert_allclose(out[0], expect0, rtol=1e-12)
+    assert abs(out[0, 0] * w - 30) < 0.01 and abs(out[0, 1] * h - 20) < 0.01
+    # landmark 1 at cell (1, 0): its window covers rows -2..4, cols -3..3; only rows/cols >= 0 exist
+    conf1 = np.full((5, 4), s)
+    conf1[0, 0], conf1[0, 1] = 1 / (1 + np.exp(-4.0)), 0.5
+    rows, cols = np.mgrid[0:5, 0:4]
+    expect1 = np.array([(conf1 * cols).sum() / conf1.sum() / w, (conf1 * rows).sum() / conf1.sum() / h])
+    np.testing.assert_allclose(out[1], expect1, rtol=1e-12)
+    np.testing.assert_array_equal(out[2], xy[2])  # no confident cell: unchanged
+    outside = np.array([[1.2, 0.5], [-0.1, 0.5], [0.5, 0.5]])
+    np.testing.assert_array_equal(refine_from_heatmap(outside, hm)[:2], outside[:2])
