@@ -328,3 +328,30 @@ def test_heatmap_refinement_moves_points_to_the_window_mean():
     np.testing.assert_array_equal(out[2], xy[2])  # no confident cell: unchanged
     outside = np.array([[1.2, 0.5], [-0.1, 0.5], [0.5, 0.5]])
     np.testing.assert_array_equal(refine_from_heatmap(outside, hm)[:2], outside[:2])
+
+
+def test_batched_models_give_each_region_its_own_numbers():
+    """The detector and the landmark model run several regions in one batch: each region's outputs
+    equal those of running it alone (the detector's batch output is re-ordered level by level)."""
+    from glot.perception.detector import PoseDetector, anchor_levels, split_batch
+    from glot.perception.landmarks import LandmarkModel
+
+    image = _frames(PEDESTRIANS, 5, 6)[0].image
+    h, w = image.shape[:2]
+    det = PoseDetector()
+    regions = np.array([[w / 2, h / 2, max(w, h)], [w * 0.3, h * 0.6, 300.0], [w * 0.7, h * 0.5, 250.0]])
+    patches = np.stack([det._patch(image, *r) for r in regions])
+    batch = det._model(patches)
+    alone = [det._model(patches[i:i + 1]) for i in range(3)]
+    for name in ("Identity", "Identity_1"):
+        split = split_batch(batch[name], 3, anchor_levels())
+        for i in range(3):
+            np.testing.assert_array_equal(split[i], alone[i][name][0])
+    found = det.detect(image, regions)
+    assert len(found) >= 2  # pedestrians are found through the batch
+    lm = LandmarkModel()
+    together = lm(image, found.rois)
+    for i in range(len(found)):
+        one = lm(image, found.rois[i:i + 1])
+        np.testing.assert_array_equal(one.landmarks[0], together.landmarks[i])
+        np.testing.assert_array_equal(one.masks[0], together.masks[i])

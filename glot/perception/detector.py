@@ -19,7 +19,7 @@ import numpy as np
 from glot.perception.models import POSE_DETECTOR, TFLiteModel, model_file
 from glot.perception.roi import roi_from_alignment
 
-__all__ = ["Detections", "PoseDetector", "ssd_anchors", "weighted_nms"]
+__all__ = ["Detections", "PoseDetector", "ssd_anchors", "anchor_levels", "split_batch", "weighted_nms"]
 
 INPUT_SIZE = 224
 NUM_KEYPOINTS = 4  # mid-hip centre, full-body size/rotation point, mid-shoulder centre, upper-body point
@@ -43,6 +43,30 @@ def ssd_anchors(size: int = INPUT_SIZE, strides: tuple[int, ...] = (8, 16, 32, 3
         out.append(np.repeat(cells, 2 * (j - i), axis=0))
         i = j
     return np.concatenate(out, axis=0)
+
+
+def anchor_levels(size: int = INPUT_SIZE, strides: tuple[int, ...] = (8, 16, 32, 32, 32)) -> list[int]:
+    """Anchors per output level, in :func:`ssd_anchors`' order (``[1568, 392, 294]`` for the detector)."""
+    out = []
+    i = 0
+    while i < len(strides):
+        j = i
+        while j < len(strides) and strides[j] == strides[i]:
+            j += 1
+        out.append(int(np.ceil(size / strides[i])) ** 2 * 2 * (j - i))
+        i = j
+    return out
+
+
+def split_batch(out: np.ndarray, batch: int, levels: list[int]) -> np.ndarray:
+    """``(1, B * A, C)`` detector output of a batch -> ``(B, A, C)``: the model concatenates each
+    level's ``(B, n, C)`` anchors across the batch before the next level."""
+    flat = out.reshape(-1, out.shape[-1])
+    parts, start = [], 0
+    for n in levels:
+        parts.append(flat[start:start + batch * n].reshape(batch, n, -1))
+        start += batch * n
+    return np.concatenate(parts, axis=1)
 
 
 def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
@@ -110,19 +134,21 @@ class PoseDetector:
         self.min_score, self.nms_iou = float(min_score), float(nms_iou)
         self._model = TFLiteModel(model_file(POSE_DETECTOR), num_threads)
         self._anchors = ssd_anchors()
+        self._levels = anchor_levels()
         self.calls = 0  # detector invocations (one per region)
 
-    def _run_region(self, image: np.ndarray, cx: float, cy: float, side: float):
-        """Detections in the square ``side`` around ``(cx, cy)`` (zero outside the frame)."""
+    def _patch(self, image: np.ndarray, cx: float, cy: float, side: float) -> np.ndarray:
+        """``(224, 224, 3)`` float32 in [-1, 1]: the square ``side`` around ``(cx, cy)`` (zero outside)."""
         k = INPUT_SIZE / side
         to_input = np.array([[k, 0, INPUT_SIZE / 2 - k * cx], [0, k, INPUT_SIZE / 2 - k * cy]])
         patch = cv2.warpAffine(image, to_input, (INPUT_SIZE, INPUT_SIZE),
                                flags=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-        x = patch.astype(np.float32)[None] / 127.5 - 1.0  # (1, 224, 224, 3) in [-1, 1]
-        out = self._model(x)
-        self.calls += 1
-        raw = out["Identity"][0]  # (2254, 12) box + keypoints relative to anchors, input pixels
-        logits = np.clip(out["Identity_1"][0, :, 0], -100.0, 100.0)
+        return patch.astype(np.float32) / 127.5 - 1.0
+
+    def _decode(self, raw: np.ndarray, logits: np.ndarray, cx: float, cy: float, side: float):
+        """Detections of one region from its ``raw (2254, 12)`` boxes and ``logits (2254,)``."""
+        k = INPUT_SIZE / side
+        logits = np.clip(logits, -100.0, 100.0)
         keep = logits > np.log(self.min_score / (1.0 - self.min_score))  # sigmoid(logit) > min_score
         if not keep.any():
             return None
@@ -139,7 +165,7 @@ class PoseDetector:
         return score, box, kps
 
     def detect(self, image: np.ndarray, regions: np.ndarray) -> Detections:
-        """Run on each square region and merge.
+        """Run on each square region (all regions in one batch) and merge.
 
         Args:
             image: ``(H, W, 3)`` uint8 RGB.
@@ -148,8 +174,16 @@ class PoseDetector:
         Returns:
             :class:`Detections` after weighted NMS over all regions.
         """
-        runs = (self._run_region(image, *map(float, reg)) for reg in np.atleast_2d(regions))
-        found = [r for r in runs if r is not None]
+        regions = np.atleast_2d(np.asarray(regions, dtype=np.float64))
+        found = []
+        if len(regions):
+            x = np.stack([self._patch(image, *map(float, reg)) for reg in regions])  # (R, 224, 224, 3)
+            out = self._model(x)
+            self.calls += len(regions)
+            raw = split_batch(out["Identity"], len(regions), self._levels)  # (R, 2254, 12)
+            logits = split_batch(out["Identity_1"], len(regions), self._levels)[..., 0]  # (R, 2254)
+            runs = (self._decode(raw[i], logits[i], *map(float, reg)) for i, reg in enumerate(regions))
+            found = [r for r in runs if r is not None]
         if not found:
             return Detections(np.zeros(0), np.zeros((0, 4)), np.zeros((0, NUM_KEYPOINTS, 2)), np.zeros((0, 4)))
         scores, boxes, kps = (np.concatenate(parts) for parts in zip(*found))

@@ -119,18 +119,21 @@ class LandmarkModel:
         vis = np.zeros((k, NUM_MODEL_LANDMARKS))
         world = np.full((k, NUM_LANDMARKS, 3), np.nan)
         masks = np.zeros((k, INPUT_SIZE, INPUT_SIZE), np.float32)
+        if k:
+            x = np.stack([self.crop(image, roi) for roi in rois]).astype(np.float32) / 255.0  # (K, 256, 256, 3)
+            out = self._model(x)  # one batch (the same numbers as one region at a time)
+            self.calls += k
+            score[:] = out["Identity_1"].reshape(k)
+            masks[:] = out["Identity_2"][..., 0]
+            raws = out["Identity"].reshape(k, NUM_MODEL_LANDMARKS, 5).astype(np.float64)
+            worlds = out["Identity_4"].reshape(k, NUM_MODEL_LANDMARKS, 3)[:, :NUM_LANDMARKS].astype(np.float64)
         for i, roi in enumerate(rois):
-            x = self.crop(image, roi).astype(np.float32)[None] / 255.0  # (1, 256, 256, 3) in [0, 1]
-            out = self._model(x)
-            self.calls += 1
-            score[i] = float(out["Identity_1"].ravel()[0])
-            masks[i] = out["Identity_2"][0, :, :, 0]
-            raw = out["Identity"].reshape(NUM_MODEL_LANDMARKS, 5).astype(np.float64)
-            xy = refine_from_heatmap(raw[:, :2] / INPUT_SIZE, out["Identity_3"][0])
+            raw = raws[i]
+            xy = refine_from_heatmap(raw[:, :2] / INPUT_SIZE, out["Identity_3"][i])
             lms[i, :, :2] = crop_to_frame(xy * INPUT_SIZE, roi, INPUT_SIZE)
             lms[i, :, 2] = raw[:, 2] / INPUT_SIZE * roi[2]  # MediaPipe: z / 256 x region width
             vis[i] = _sigmoid(raw[:, 3])
-            w = out["Identity_4"].reshape(NUM_MODEL_LANDMARKS, 3)[:NUM_LANDMARKS].astype(np.float64)
+            w = worlds[i]
             c, s = np.cos(roi[3]), np.sin(roi[3])
             world[i] = np.stack([c * w[:, 0] - s * w[:, 1], s * w[:, 0] + c * w[:, 1], w[:, 2]], axis=1)
         body = slice(0, NUM_LANDMARKS)

@@ -56,10 +56,18 @@ class TFLiteModel:
         inp = self._interp.get_input_details()[0]
         self._input = inp["index"]
         self.input_shape = tuple(int(s) for s in inp["shape"])  # (1, H, W, 3)
+        self._batch = self.input_shape[0]
         self._outputs = {o["name"]: o["index"] for o in self._interp.get_output_details()}
 
     def __call__(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        """Run on ``x`` of :attr:`input_shape` (float32); returns copies of every output."""
-        self._interp.set_tensor(self._input, np.ascontiguousarray(x, dtype=np.float32))
+        """Run on ``x`` ``(B, H, W, 3)`` float32 (``B`` any size: the interpreter is resized to it,
+        cheaply for a size used before); returns copies of every output, as the model lays out a
+        batch (see :func:`glot.perception.detector.split_batch` for the detector's)."""
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if x.shape[0] != self._batch:
+            self._interp.resize_tensor_input(self._input, [x.shape[0], *self.input_shape[1:]])
+            self._interp.allocate_tensors()
+            self._batch = x.shape[0]
+        self._interp.set_tensor(self._input, x)
         self._interp.invoke()
         return {name: self._interp.get_tensor(i).copy() for name, i in self._outputs.items()}

@@ -4,7 +4,8 @@ Per frame, :class:`PeopleTracker`
 
 1. *follows* each person seen in the previous frame: the landmark model runs on the region
    derived from that person's (filtered) alignment points, as MediaPipe's own tracking does, so
-   a tracked person costs one landmark inference and no detection;
+   a tracked person costs one landmark inference and no detection (people apart from each other
+   in one batch; a person next to one already found runs after that one is painted out);
 2. *searches* for people: the detector runs on the whole frame and on overlapping tiles (small
    people), one group of these regions per frame in turn so that every region is searched every
    ``detection_interval`` frames at an even cost, plus a square around each person lost in the
@@ -284,10 +285,18 @@ class PeopleTracker:
                           key=lambda item: -(item[1].box[1] + item[1].box[3] / 2))
         cands: list[_Candidate] = []
         work, erased = image, 0
-        for k, (pid, p) in enumerate(followed):
-            if erased < len(cands) and any(_near(p.roi, c.raw.rois) for c in cands[erased:]):
-                work, erased = self._erase(image, work, cands, erased)
-            cands += self._candidates(self._landmarks(work, p.roi[None]), "follow")
+        batch: list[np.ndarray] = []  # regions that run together (no one near another: nobody to paint out)
+        for pid, p in followed:
+            if any(_near(p.roi, r) for r in batch) or \
+                    (erased < len(cands) and any(_near(p.roi, c.raw.rois) for c in cands[erased:])):
+                if batch:
+                    cands += self._candidates(self._landmarks(work, np.stack(batch)), "follow")
+                    batch = []
+                if erased < len(cands) and any(_near(p.roi, c.raw.rois) for c in cands[erased:]):
+                    work, erased = self._erase(image, work, cands, erased)
+            batch.append(p.roi)
+        if batch:
+            cands += self._candidates(self._landmarks(work, np.stack(batch)), "follow")
         t1 = time.perf_counter()
         # the whole search plan at once on the first frame and when everybody was just lost
         regions = self._regions(w, h, everybody_lost=self._frame == 0 or (bool(followed) and not cands))
