@@ -86,3 +86,19 @@ def test_malloc_arenas_are_capped_unless_the_environment_says(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1]).stdout.split()
     assert out == ["True", "False"]
+
+
+def test_calm_queue_slows_the_queue_polls_of_this_gradio():
+    """The installed Gradio's queue still has the two polls the app lengthens (a renamed attribute
+    would make calm_queue a silent no-op: this fails instead)."""
+    import gradio as gr
+
+    from glot.app.serve import PROGRESS_POLL_S, QUEUE_POLL_S, calm_queue
+
+    with gr.Blocks() as demo:
+        gr.Button("x")
+    demo.queue()  # a new queue, as the app makes it
+    assert demo._queue.sleep_when_free < QUEUE_POLL_S  # Gradio's own 1 ms
+    assert calm_queue(demo)
+    assert demo._queue.sleep_when_free == QUEUE_POLL_S
+    assert demo._queue.progress_update_sleep_when_free == PROGRESS_POLL_S

@@ -134,7 +134,7 @@ def build_demo(assets_dir: str | os.PathLike | None = None, device: str | None =
             person = gr.Radio([], label="Person", elem_id="person-select", scale=2,
                               info="Drives the viewers, the joints view, the plots and the tables.")
             thumbs = gr.Gallery(label="Tracked people", columns=8, height=150, allow_preview=False, scale=3,
-                                elem_id="person-thumbs")
+                                elem_id="person-thumbs", format="jpeg")
         frame = gr.Slider(0, 1, value=0, step=1, label="Frame", interactive=True, elem_id="frame-slider",
                           info="The one cursor: playing or scrubbing the overlay video moves it, and it moves the "
                                "viewer, the joints view and the marker on each plot.")
@@ -147,8 +147,9 @@ def build_demo(assets_dir: str | os.PathLike | None = None, device: str | None =
             motion = gr.Model3D(value=str(floor), label="Whole motion (skinned glTF, plays)", height=360,
                                 elem_id="motion",
                                 clear_color=(0.97, 0.97, 0.98, 1.0), camera_position=(90, 90, 3.5))
+            # JPEG: the frame's picture is encoded at every slider move (1.6 ms here; WebP, the default, 28 ms)
             joints_img = gr.Image(label="2D joints: global (blue), final (orange)", interactive=False, height=360,
-                                  elem_id="joints-img")
+                                  elem_id="joints-img", format="jpeg")
         caption = gr.Markdown("", elem_id="frame-caption")
         with gr.Row():
             acc_plot = gr.Plot(label="Acceleration", elem_id="acc-plot")
@@ -169,7 +170,8 @@ def build_demo(assets_dir: str | os.PathLike | None = None, device: str | None =
                 future = gr.Slider(0, _T - _T // 2 - 1, value=_T - _T // 2 - 1, step=1, label="Look-ahead k (frames)",
                                    info=f"★ {_T - _T // 2 - 1}: full windows, same output as offline. Smaller = "
                                         "lower latency, but the window's future is clamped (off-distribution).")
-            live_panel = gr.Image(label="live: input | global | final", interactive=False, elem_id="live-panel")
+            live_panel = gr.Image(label="live: input | global | final", interactive=False, elem_id="live-panel",
+                                  format="jpeg")
             live_status = gr.Markdown("", elem_id="live-status")
             live_plot = gr.Plot(label="Live acceleration", elem_id="live-plot")
             live_state = gr.State(None, time_to_live=SESSION_TTL_S, delete_callback=lambda s: s and s.close())
