@@ -25,6 +25,17 @@ INPUT_SIZE = 224
 NUM_KEYPOINTS = 4  # mid-hip centre, full-body size/rotation point, mid-shoulder centre, upper-body point
 
 
+def _stride_groups(strides: tuple[int, ...]) -> list[tuple[int, int]]:
+    """``(stride, layers)`` of each run of consecutive layers with the same stride (one grid each)."""
+    out: list[tuple[int, int]] = []
+    for s in strides:
+        if out and out[-1][0] == s:
+            out[-1] = (s, out[-1][1] + 1)
+        else:
+            out.append((s, 1))
+    return out
+
+
 def ssd_anchors(size: int = INPUT_SIZE, strides: tuple[int, ...] = (8, 16, 32, 32, 32)) -> np.ndarray:
     """``(A, 2)`` anchor centres in [0, 1] (MediaPipe's SsdAnchorsCalculator, fixed anchor size).
 
@@ -32,30 +43,17 @@ def ssd_anchors(size: int = INPUT_SIZE, strides: tuple[int, ...] = (8, 16, 32, 3
     aspect ratio 1 and the interpolated scale), all with the same centre. 2,254 for the detector.
     """
     out = []
-    i = 0
-    while i < len(strides):
-        j = i
-        while j < len(strides) and strides[j] == strides[i]:
-            j += 1
-        n = int(np.ceil(size / strides[i]))
+    for stride, layers in _stride_groups(strides):
+        n = int(np.ceil(size / stride))
         ys, xs = np.meshgrid((np.arange(n) + 0.5) / n, (np.arange(n) + 0.5) / n, indexing="ij")
         cells = np.stack([xs.ravel(), ys.ravel()], axis=1)  # (n*n, 2), row-major
-        out.append(np.repeat(cells, 2 * (j - i), axis=0))
-        i = j
+        out.append(np.repeat(cells, 2 * layers, axis=0))
     return np.concatenate(out, axis=0)
 
 
 def anchor_levels(size: int = INPUT_SIZE, strides: tuple[int, ...] = (8, 16, 32, 32, 32)) -> list[int]:
     """Anchors per output level, in :func:`ssd_anchors`' order (``[1568, 392, 294]`` for the detector)."""
-    out = []
-    i = 0
-    while i < len(strides):
-        j = i
-        while j < len(strides) and strides[j] == strides[i]:
-            j += 1
-        out.append(int(np.ceil(size / strides[i])) ** 2 * 2 * (j - i))
-        i = j
-    return out
+    return [int(np.ceil(size / stride)) ** 2 * 2 * layers for stride, layers in _stride_groups(strides)]
 
 
 def split_batch(out: np.ndarray, batch: int, levels: list[int]) -> np.ndarray:
