@@ -163,7 +163,7 @@ class PoseDetector:
         return score, box, kps
 
     def detect(self, image: np.ndarray, regions: np.ndarray) -> Detections:
-        """Run on each square region (all regions in one batch) and merge.
+        """Run on each square region (batches of up to ``MAX_BATCH`` regions) and merge.
 
         Args:
             image: ``(H, W, 3)`` uint8 RGB.
@@ -174,14 +174,15 @@ class PoseDetector:
         """
         regions = np.atleast_2d(np.asarray(regions, dtype=np.float64))
         found = []
-        if len(regions):
-            x = np.stack([self._patch(image, *map(float, reg)) for reg in regions])  # (R, 224, 224, 3)
+        for start in range(0, len(regions), self._model.MAX_BATCH):
+            chunk = regions[start:start + self._model.MAX_BATCH]
+            x = np.stack([self._patch(image, *map(float, reg)) for reg in chunk])  # (R, 224, 224, 3)
             out = self._model(x)
-            self.calls += len(regions)
-            raw = split_batch(out["Identity"], len(regions), self._levels)  # (R, 2254, 12)
-            logits = split_batch(out["Identity_1"], len(regions), self._levels)[..., 0]  # (R, 2254)
-            runs = (self._decode(raw[i], logits[i], *map(float, reg)) for i, reg in enumerate(regions))
-            found = [r for r in runs if r is not None]
+            self.calls += len(chunk)
+            raw = split_batch(out["Identity"], len(chunk), self._levels)  # (R, 2254, 12)
+            logits = split_batch(out["Identity_1"], len(chunk), self._levels)[..., 0]  # (R, 2254)
+            runs = (self._decode(raw[i], logits[i], *map(float, reg)) for i, reg in enumerate(chunk))
+            found += [r for r in runs if r is not None]
         if not found:
             return Detections(np.zeros(0), np.zeros((0, 4)), np.zeros((0, NUM_KEYPOINTS, 2)), np.zeros((0, 4)))
         scores, boxes, kps = (np.concatenate(parts) for parts in zip(*found))

@@ -119,17 +119,22 @@ class LandmarkModel:
         vis = np.zeros((k, NUM_MODEL_LANDMARKS))
         world = np.full((k, NUM_LANDMARKS, 3), np.nan)
         masks = np.zeros((k, INPUT_SIZE, INPUT_SIZE), np.float32)
-        if k:
-            x = np.stack([self.crop(image, roi) for roi in rois]).astype(np.float32) / 255.0  # (K, 256, 256, 3)
-            out = self._model(x)  # one batch (the same numbers as one region at a time)
-            self.calls += k
-            score[:] = out["Identity_1"].reshape(k)
-            masks[:] = out["Identity_2"][..., 0]
-            raws = out["Identity"].reshape(k, NUM_MODEL_LANDMARKS, 5).astype(np.float64)
-            worlds = out["Identity_4"].reshape(k, NUM_MODEL_LANDMARKS, 3)[:, :NUM_LANDMARKS].astype(np.float64)
+        raws = np.zeros((k, NUM_MODEL_LANDMARKS, 5))
+        worlds = np.zeros((k, NUM_LANDMARKS, 3))
+        heat = []
+        for a in range(0, k, self._model.MAX_BATCH):  # batches: the same numbers as one region at a time
+            b = min(a + self._model.MAX_BATCH, k)
+            x = np.stack([self.crop(image, roi) for roi in rois[a:b]]).astype(np.float32) / 255.0  # (K, 256, 256, 3)
+            out = self._model(x)
+            self.calls += b - a
+            score[a:b] = out["Identity_1"].reshape(b - a)
+            masks[a:b] = out["Identity_2"][..., 0]
+            raws[a:b] = out["Identity"].reshape(b - a, NUM_MODEL_LANDMARKS, 5)
+            worlds[a:b] = out["Identity_4"].reshape(b - a, NUM_MODEL_LANDMARKS, 3)[:, :NUM_LANDMARKS]
+            heat.extend(out["Identity_3"])
         for i, roi in enumerate(rois):
             raw = raws[i]
-            xy = refine_from_heatmap(raw[:, :2] / INPUT_SIZE, out["Identity_3"][i])
+            xy = refine_from_heatmap(raw[:, :2] / INPUT_SIZE, heat[i])
             lms[i, :, :2] = crop_to_frame(xy * INPUT_SIZE, roi, INPUT_SIZE)
             lms[i, :, 2] = raw[:, 2] / INPUT_SIZE * roi[2]  # MediaPipe: z / 256 x region width
             vis[i] = _sigmoid(raw[:, 3])
