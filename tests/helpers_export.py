@@ -146,3 +146,15 @@ def read_accessor(gltf: dict, binary: bytes, index: int) -> np.ndarray:
     if acc["type"] == "MAT4":
         return raw.reshape(-1, 4, 4).transpose(0, 2, 1)  # stored column-major
     return raw.reshape(acc["count"], ncomp)
+
+
+# module fixtures of the exporters' tests: a module imports them by name (and gets its own instance);
+# not in conftest, where other modules define a `body` fixture of their own
+@pytest.fixture(scope="module")
+def body() -> SMPLBody:
+    return open_body()
+
+
+@pytest.fixture(scope="module")
+def scene(body) -> Scene:
+    return synthetic_scene(body)

@@ -7,22 +7,13 @@ import pytest
 
 from glot.body.joints import SMPL_JOINT_NAMES
 from glot.export import write_motion_bvh
-from helpers_export import C, open_body, reference_joints, shown_frame, synthetic_scene
+from helpers_export import C, reference_joints, shown_frame
+from helpers_export import body, scene  # noqa: F401 (module fixtures)
 
 try:
     import bvhio
 except ImportError as e:  # a missing reader fails the tests, it does not skip them
     raise ImportError("bvhio is a test requirement: pip install -r requirements-dev.txt (make install-dev)") from e
-
-
-@pytest.fixture(scope="module")
-def body():
-    return open_body()
-
-
-@pytest.fixture(scope="module")
-def scene(body):
-    return synthetic_scene(body)
 
 
 @pytest.mark.parametrize("scale", [1.0, 100.0])

@@ -12,17 +12,8 @@ import trimesh
 from glot.body.joints import SMPL_JOINT_NAMES
 from glot.export import OPEN_BODY_NOTICE, CameraView, Motion, hold_indices, motion_to_glb, write_motion_glb
 from glot.render.colors import FINAL_COLOR, GLOBAL_COLOR, to_rgb01
-from helpers_export import C, open_body, read_accessor, read_glb, synthetic_scene, validate_gltf
-
-
-@pytest.fixture(scope="module")
-def body():
-    return open_body()
-
-
-@pytest.fixture(scope="module")
-def scene(body):
-    return synthetic_scene(body)
+from helpers_export import C, read_accessor, read_glb, synthetic_scene, validate_gltf
+from helpers_export import body, scene  # noqa: F401 (module fixtures)
 
 
 def test_validator_reports_no_issues(tmp_path, body, scene):
