@@ -10,7 +10,8 @@ For each clip, measured in this one script (alternating, ``--rounds`` times, fas
 * **CLI**: ``python -m glot run`` as a user starts it (a fresh process: imports and model loading
   included), next to a plain pass in a fresh process (imports included);
 * ``--app``: the same clip through the running app's API (``gradio_client``, results not downloaded:
-  a page fetches a file when it is clicked), against the run.
+  a page fetches a file when it is clicked), against the run; each round times the plain pass, the
+  run and the app's run one after the other.
 Targets (issue #17): run <= 2x the plain pass; the app within 10 % of the CLI's run.
 Default clips: the two examples (one person; five walkers). ``--model official`` uses official-size
 random weights on a synthetic 6890-vertex body (same cost as the real files).
@@ -18,6 +19,7 @@ random weights on a synthetic 6890-vertex body (same cost as the real files).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
@@ -55,6 +57,29 @@ def plain_pass(clip: Path) -> float:
         return time.perf_counter() - t0
 
 
+def _app_client(stack: contextlib.ExitStack, tmp: Path, assets: Path | None):
+    """A ``gradio_client`` of ``python app.py`` started here (stopped when ``stack`` closes)."""
+    from gradio_client import Client
+
+    from glot.testing.app_server import running_app
+
+    url = stack.enter_context(running_app(tmp / "app", assets, timeout=300))
+    return Client(url, verbose=False, download_files=False)  # a page fetches a file when it is clicked
+
+
+def _app_run(client, clip: Path, max_frames: int = 0) -> float:
+    """Seconds for one /run of ``clip`` through the app (the settings' defaults, every frame and person)."""
+    from gradio_client import handle_file
+
+    t0 = time.perf_counter()
+    client.predict(handle_file(str(clip)), 16, 4, 0.0, "none", 0, "clamp", "auto", "", max_frames, 0, api_name="/run")
+    return time.perf_counter() - t0
+
+
+def _secs(values: list[float]) -> str:
+    return " ".join(f"{v:.2f}" for v in values)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clip", action="append", default=None)
@@ -73,50 +98,44 @@ def main() -> None:
     assets.mkdir(parents=True, exist_ok=True)
     bundle = load_bundle(assets_dir=assets, device="cpu", model=args.model)
     load = Path("/proc/loadavg").read_text().split()[0]
-    print(f"model {args.model}; 2-core CPU; load average at start {load}; fastest of {args.rounds} rounds")
-    for clip in clips:
-        run_video(clip, tmp / "warm", bundle, RunOptions(max_frames=8, overwrite=True))  # kernels compiled, caches warm
-        plain, run, res = [], [], None
-        for k in range(args.rounds):
-            plain.append(plain_pass(clip))
-            t0 = time.perf_counter()
-            res = run_video(clip, tmp / "runs", bundle, RunOptions(overwrite=True))
-            run.append(time.perf_counter() - t0)
-        p, r = min(plain), min(run)
-        stages = ", ".join(f"{k} {v:.2f}" for k, v in res.summary["seconds"].items())
-        print(f"{clip.name}: {res.num_frames} frames, {res.num_people} people; plain MediaPipe pass {p:.2f} s, "
-              f"run {r:.2f} s -> {r / p:.2f}x (target <= 2x)  [{stages} s]")
-        if not args.no_cli:
-            env_assets = ["--assets", str(assets)] if args.model == "official" else []
-            t0 = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "glot", "run", str(clip), "--out", str(tmp / "cli"), "--overwrite",
-                            "--model", args.model, *env_assets], check=True, capture_output=True, cwd=REPO)
-            cli = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            subprocess.run([sys.executable, "-c", PLAIN, str(clip)], check=True, capture_output=True, cwd=REPO,
-                           env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
-            plain_cli = time.perf_counter() - t0
-            print(f"  fresh processes: glot run {cli:.2f} s, plain pass {plain_cli:.2f} s -> {cli / plain_cli:.2f}x "
-                  f"(start-up and model loading included)")
-        if args.app:
-            from gradio_client import Client, handle_file
-
-            from glot.testing.app_server import running_app
-
-            with running_app(tmp / "app", assets if args.model == "official" else None, timeout=300) as url:
-                client = Client(url, verbose=False, download_files=False)  # a page fetches files on click
-                client.predict(handle_file(str(clip)), 16, 4, 0.0, "none", 0, "clamp", "auto", "", 8, 0,
-                               api_name="/run")  # loads the model
-                app = []
-                for _ in range(args.rounds):
-                    t0 = time.perf_counter()
-                    client.predict(handle_file(str(clip)), 16, 4, 0.0, "none", 0, "clamp", "auto", "", 0, 0,
-                                   api_name="/run")
-                    app.append(time.perf_counter() - t0)
-            a = min(app)
-            vs_cli = f", {a / cli:.2f}x the CLI's fresh-process run" if not args.no_cli else ""
-            print(f"  app (gradio_client /run, model loaded): {a:.2f} s -> {a / r:.2f}x the run{vs_cli} "
-                  f"(target within 10 %)")
+    print(f"model {args.model}; 2-core CPU; load average at start {load}; fastest of {args.rounds} rounds "
+          f"(each round: plain pass, run{', app' if args.app else ''} in turn, so a busier minute hits all alike)")
+    with contextlib.ExitStack() as stack:
+        client = _app_client(stack, tmp, assets if args.model == "official" else None) if args.app else None
+        for clip in clips:
+            run_video(clip, tmp / "warm", bundle, RunOptions(max_frames=8, overwrite=True))  # kernels compiled, caches warm
+            if client is not None:
+                _app_run(client, clip, max_frames=8)  # the app's model loaded, its kernels warm
+            plain, run, app, res = [], [], [], None
+            for k in range(args.rounds):
+                plain.append(plain_pass(clip))
+                t0 = time.perf_counter()
+                res = run_video(clip, tmp / "runs", bundle, RunOptions(overwrite=True))
+                run.append(time.perf_counter() - t0)
+                if client is not None:
+                    app.append(_app_run(client, clip))
+            p, r = min(plain), min(run)
+            stages = ", ".join(f"{k} {v:.2f}" for k, v in res.summary["seconds"].items())
+            print(f"{clip.name}: {res.num_frames} frames, {res.num_people} people; plain MediaPipe pass {p:.2f} s, "
+                  f"run {r:.2f} s -> {r / p:.2f}x (target <= 2x)  [{stages} s]")
+            cli = None
+            if not args.no_cli:
+                env_assets = ["--assets", str(assets)] if args.model == "official" else []
+                t0 = time.perf_counter()
+                subprocess.run([sys.executable, "-m", "glot", "run", str(clip), "--out", str(tmp / "cli"), "--overwrite",
+                                "--model", args.model, *env_assets], check=True, capture_output=True, cwd=REPO)
+                cli = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                subprocess.run([sys.executable, "-c", PLAIN, str(clip)], check=True, capture_output=True, cwd=REPO,
+                               env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+                plain_cli = time.perf_counter() - t0
+                print(f"  fresh processes: glot run {cli:.2f} s, plain pass {plain_cli:.2f} s -> {cli / plain_cli:.2f}x "
+                      f"(start-up and model loading included)")
+            if app:
+                a = min(app)
+                vs_cli = f", {a / cli:.2f}x the CLI's fresh-process run" if cli else ""
+                print(f"  app (gradio_client /run, model loaded): {a:.2f} s -> {a / r:.2f}x the run{vs_cli} "
+                      f"(target within 10 %)  [all rounds: app {_secs(app)}, run {_secs(run)}]")
     print(json.dumps({"load_average_end": Path("/proc/loadavg").read_text().split()[0]}))
 
 

@@ -203,6 +203,18 @@ def test_dense_equals_linear(rows, shape):
         assert half.dtype == torch.float32 and (half.double() - ref).abs().max() <= 0.05 * float(ref.abs().max())
 
 
+def test_bf16_dense_without_onednn_bf16(monkeypatch):
+    """A CPU whose oneDNN cannot pack bf16 weights (AVX2 only): the bf16 mode still runs (F.linear)."""
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False, raising=False)
+    assert not onednn_available(torch.bfloat16)
+    g = torch.Generator().manual_seed(3)
+    w, b, x = torch.randn(256, 64, generator=g) * 0.05, torch.randn(256, generator=g), torch.randn(7, 64, generator=g)
+    half = Dense(w, b, torch.bfloat16, torch.float32)
+    assert half.packed is None
+    ref = torch.nn.functional.linear(x.double(), w.double(), b.double())
+    assert (half(x).double() - ref).abs().max() <= 0.05 * float(ref.abs().max())
+
+
 def test_affine_probe_refuses_nonlinear_heads():
     W, b = affine_probe(lambda x: x @ torch.ones(3, 2, dtype=x.dtype) + 1.0, 3, torch.device("cpu"))
     assert torch.allclose(W, torch.ones(3, 2, dtype=W.dtype)) and torch.allclose(b, torch.ones(2, dtype=b.dtype))

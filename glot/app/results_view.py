@@ -5,7 +5,7 @@ is ours, seekable and already downscaled, whatever the upload was (a raw stream 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +15,8 @@ from ..pipeline.options import BRANCHES, RunOptions
 from ..perception.people import find_track, prominence
 from ..render.colors import BRANCH_COLORS
 from .gpu import on_gpu
-from .plots import branch_difference, frame_mean, joint_acceleration
+from .plots import (FigureSpec, acceleration_spec, branch_difference, difference_spec, frame_mean,
+                    heatmap_spec, joint_acceleration)
 from .viewer import draw_branches, read_frame, skeleton_bones
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ class RunView:
     message: str
     selected: int  # person index shown first (or EVERYONE when nobody was found)
     overlay_fps: float
+    _figures: dict[int, dict[str, FigureSpec]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def num_frames(self) -> int:
@@ -64,6 +66,15 @@ class RunView:
     def joints3d(self, person: int) -> dict[str, np.ndarray]:
         """Branch -> ``(N, 49, 3)`` of one person (NaN where not tracked)."""
         return {b: r.joints3d[person] for b, r in self.branches.items()}
+
+    def figures(self, person: int) -> dict[str, FigureSpec]:
+        """The person's smoothness figures ("acceleration", "difference", "heatmap"), made once per
+        person: a slider move only moves their frame marker (:meth:`FigureSpec.at`)."""
+        if person not in self._figures:
+            j = self.joints3d(person)
+            self._figures[person] = {"acceleration": acceleration_spec(j, self.occluded),
+                                     "difference": difference_spec(j, self.occluded), "heatmap": heatmap_spec(j)}
+        return self._figures[person]
 
     def first_valid(self, person: int | None = None) -> int:
         rows = self.valid if person in (None, EVERYONE) else self.valid[person:person + 1]

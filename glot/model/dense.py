@@ -7,7 +7,7 @@ throughput of ``F.linear``'s MKL ``sgemm`` at GLoT's shapes, exact float32 arith
 (only the summation order differs), with the erf GELU fused. Elsewhere (CUDA, MPS, or a PyTorch
 without oneDNN) it is ``F.linear``. ``bf16=True`` runs the product in bfloat16 (weights stored in
 bf16, inputs cast on the way in) and returns float32: the optional fast mode for CPUs and GPUs with
-bf16 matrix units.
+bf16 matrix units (on other CPUs it runs, through ``F.linear`` in bf16, but slower than float32).
 """
 from __future__ import annotations
 
@@ -17,10 +17,15 @@ import torch.nn.functional as F
 __all__ = ["Dense", "onednn_available"]
 
 
-def onednn_available() -> bool:
-    """True when this PyTorch has oneDNN's prepacked linear (CPU)."""
-    return bool(torch.backends.mkldnn.is_available()) and hasattr(torch.ops.mkldnn, "_linear_pointwise") \
+def onednn_available(dtype: torch.dtype = torch.float32) -> bool:
+    """True when this PyTorch has oneDNN's prepacked linear (CPU) for ``dtype`` on this CPU (bf16
+    needs AVX-512 or AVX-NE-CONVERT: elsewhere oneDNN refuses to pack bf16 weights)."""
+    ok = bool(torch.backends.mkldnn.is_available()) and hasattr(torch.ops.mkldnn, "_linear_pointwise") \
         and hasattr(torch.ops.mkldnn, "_reorder_linear_weight")
+    if ok and dtype == torch.bfloat16:
+        check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+        ok = bool(check()) if check is not None else False
+    return ok
 
 
 class Dense:
@@ -45,7 +50,7 @@ class Dense:
         self.out_dtype = dtype if out_dtype is None else out_dtype
         n_out, n_in = self.weight.shape
         self.packed = None
-        if self.weight.device.type == "cpu" and dtype in (torch.float32, torch.bfloat16) and onednn_available() \
+        if self.weight.device.type == "cpu" and dtype in (torch.float32, torch.bfloat16) and onednn_available(dtype) \
                 and (dtype == torch.bfloat16 or n_out * n_in > self.SMALL):
             self.packed = torch.ops.mkldnn._reorder_linear_weight(self.weight)
         self._wide_t: torch.Tensor | None = None  # (in, out) copy for single rows, made on first use
