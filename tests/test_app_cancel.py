@@ -49,6 +49,24 @@ def test_stop_ends_the_run_in_every_stage(pipeline_bundle, stage):
         close_session(session)
 
 
+def test_a_new_run_in_the_session_stops_the_old_one_not_itself(pipeline_bundle):
+    """Run again while a run is going (a second click): the first stops, and its ending must not
+    stop the second."""
+    session = new_session()
+    try:
+        first = h.iter_run(CARPHONE, session, pipeline_bundle, _opts(16))
+        next(first)  # running
+        second = h.iter_run(CARPHONE, session, pipeline_bundle, _opts(16))
+        next(second)  # starting it stops the first ...
+        with pytest.raises(h.RunCancelled):
+            for _ in first:
+                pass
+        kinds = [ev.kind for ev in second]  # ... whose end leaves the second running to the end
+        assert kinds[-1] == "done"
+    finally:
+        close_session(session)
+
+
 def test_closing_the_generator_stops_the_worker(pipeline_bundle):
     """A dead client: Gradio closes the handler's generator; the worker stops at its next report."""
     session = new_session()

@@ -244,5 +244,4 @@ def iter_run(video: str | os.PathLike, session: Session, bundle: "ModelBundle", 
                 session.view = ev.view
                 return
     finally:
-        cancel.set()
-        session.end_run()
+        cancel.set()  # this run's flag only: a newer run in the session has its own

@@ -46,9 +46,6 @@ class Session:
         self.cancel = threading.Event()
         return self.cancel
 
-    def end_run(self) -> None:
-        self.cancel.set()
-
     def subdir(self, name: str) -> Path:
         d = self.root / name
         d.mkdir(parents=True, exist_ok=True)

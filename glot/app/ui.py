@@ -262,8 +262,7 @@ def build_demo(assets_dir: str | os.PathLike | None = None, device: str | None =
             except USER_ERRORS as err:
                 raise _error(err)
             finally:
-                sess.cancel.set()  # cancelled or closed here: the run stops at its next report
-                events.close()
+                events.close()  # cancelled or closed: iter_run sets its run's flag (stops at the next report)
             yield await anyio.to_thread.run_sync(finished, view, sess, image)
 
         def finished(view: rv.RunView, sess, image: np.ndarray | None) -> dict:
