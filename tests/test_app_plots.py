@@ -107,3 +107,20 @@ def test_a_spec_moves_its_marker_without_changing_itself():
     assert [s["x0"] for s in spec.at(3)["layout"]["shapes"]] == [3]
     assert [s["x0"] for s in spec.at(9)["layout"]["shapes"]] == [9]
     assert "shapes" not in spec.at(None)["layout"] and json.dumps(spec.at(None), default=str) == before
+
+
+def test_live_figure_is_plotlys():
+    from glot.app.live import live_spec
+
+    rng = np.random.default_rng(2)
+
+    class Session:  # what live_spec reads of a LiveSession: each person's rolling (frame, joints) history
+        joints = {3: [(i, rng.random((49, 3))) for i in range(10, 30)], 7: [(i, rng.random((49, 3))) for i in (5, 6)]}
+
+    fig = go.Figure()
+    x = np.arange(10, 30)
+    acc = plots.frame_mean(plots.joint_acceleration(np.stack([j for _, j in Session.joints[3]])))
+    fig.add_scatter(x=x, y=acc, mode="lines", name="id 3", line=None, hovertemplate="frame %{x}: %{y:.1f} mm/frame²")
+    fig.update_layout(height=260, margin={"l": 40, "r": 10, "t": 30, "b": 30}, title="Live joint acceleration (final)",
+                      xaxis_title="frame", yaxis_title="mm/frame²")  # person 7 has too short a history
+    _same(live_spec(Session).to_json(), fig)

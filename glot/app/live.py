@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from ..pipeline.bundle import ModelBundle
 from ..pipeline.meshes import pose_meshes
@@ -20,9 +21,9 @@ from ..pipeline.options import BRANCHES
 from ..pipeline.results import image_space
 from ..render import MeshRenderer, PersonMesh, overlay_frame
 from ..stream import TRAINED_FPS, OnlineRunner, StreamOptions
-from .plots import _rgb, frame_mean, joint_acceleration
+from .plots import FigureSpec, _rgb, frame_mean, joint_acceleration, template_json
 
-__all__ = ["LiveSession", "live_step", "live_figure", "HISTORY"]
+__all__ = ["LiveSession", "live_step", "live_spec", "live_figure", "HISTORY"]
 
 HISTORY = 150  # frames kept for the rolling plot
 MAX_SIDE = 480  # live frames are downscaled to this (latency first)
@@ -109,17 +110,25 @@ def _panel(bundle: ModelBundle, session: LiveSession, emitted) -> np.ndarray | N
     return overlay_frame(session.renderer, image, meshes)
 
 
-def live_figure(session: LiveSession | None) -> go.Figure:
-    """Rolling per-frame mean joint acceleration (mm/frame²) of each person's final branch."""
-    fig = go.Figure()
+def live_spec(session: LiveSession | None) -> FigureSpec:
+    """Rolling per-frame mean joint acceleration (mm/frame²) of each person's final branch, as plotly
+    JSON (:class:`glot.app.plots.FigureSpec`: made at every streamed frame, so not through ``go.Figure``)."""
+    data = []
     if session is not None:
         for tid, hist in session.joints.items():
             if len(hist) < 3:
                 continue
             x = np.asarray([i for i, _ in hist])
             acc = frame_mean(joint_acceleration(np.stack([j for _, j in hist])))
-            fig.add_scatter(x=x, y=acc, mode="lines", name=f"id {tid}", line={"color": _rgb((0.95, 0.65, 0.45))}
-                            if len(session.joints) == 1 else None, hovertemplate="frame %{x}: %{y:.1f} mm/frame²")
-    fig.update_layout(height=260, margin={"l": 40, "r": 10, "t": 30, "b": 30}, title="Live joint acceleration (final)",
-                      xaxis_title="frame", yaxis_title="mm/frame²")
-    return fig
+            line = {"line": {"color": _rgb((0.95, 0.65, 0.45))}} if len(session.joints) == 1 else {}
+            data.append({"hovertemplate": "frame %{x}: %{y:.1f} mm/frame²", "mode": "lines", "name": f"id {tid}",
+                         "x": x, "y": acc, "type": "scatter", **line})
+    layout = {"template": template_json(pio.templates.default), "height": 260,
+              "margin": {"l": 40, "r": 10, "t": 30, "b": 30}, "title": {"text": "Live joint acceleration (final)"},
+              "xaxis": {"title": {"text": "frame"}}, "yaxis": {"title": {"text": "mm/frame²"}}}
+    return FigureSpec(tuple(data), layout)
+
+
+def live_figure(session: LiveSession | None) -> go.Figure:
+    """:func:`live_spec` as a ``go.Figure``."""
+    return live_spec(session).figure()

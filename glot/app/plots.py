@@ -22,7 +22,7 @@ import plotly.io as pio
 from ..body.joints import SPIN_JOINT_NAMES
 from ..render import FINAL_COLOR, GLOBAL_COLOR
 
-__all__ = ["joint_acceleration", "frame_mean", "branch_difference", "FigureSpec", "acceleration_spec",
+__all__ = ["joint_acceleration", "frame_mean", "branch_difference", "FigureSpec", "template_json", "acceleration_spec",
            "heatmap_spec", "difference_spec", "acceleration_figure", "heatmap_figure", "difference_figure",
            "BRANCH_LABELS"]
 
@@ -71,9 +71,9 @@ def _rgb(color) -> str:
 
 
 @lru_cache(maxsize=None)
-def _template() -> dict:
-    """The ``plotly_white`` template as JSON data (read-only: shared by every figure)."""
-    return pio.templates[_TEMPLATE].to_plotly_json()
+def template_json(name: str = _TEMPLATE) -> dict:
+    """A plotly template as JSON data, made once (read-only: shared by every figure using it)."""
+    return pio.templates[name].to_plotly_json()
 
 
 def _typed(obj):
@@ -131,7 +131,7 @@ def _viridis() -> tuple[tuple[float, str], ...]:
 
 
 def _layout(title: str, **extra) -> dict:
-    return {"template": _template(), **_LAYOUT, "title": {"text": title}, **extra}
+    return {"template": template_json(), **_LAYOUT, "title": {"text": title}, **extra}
 
 
 def _shading(occluded: np.ndarray | None) -> dict:
