@@ -21,7 +21,10 @@ Configurations (windows/s; a window = one output frame):
 * ``bf16``: this checkout's bf16 option (``forward_clip(..., bf16=True)``) against the baseline
   in float32, where the CPU/GPU has bf16 matrix units.
 
-Then the outputs: max |this - baseline| in float32, each one's distance to a float64 evaluation of
+Then the work: floating-point operations per window of each configuration for both (counted by
+``torch.utils.flop_counter`` on one call: matrix products and attention), whose ratio is what an
+equally fast GEMM would give, the ceiling of an exact float32 implementation where the GEMMs bound
+the time (B=64). Then the outputs: max |this - baseline| in float32, each one's distance to a float64 evaluation of
 the same windows (the float32 rounding floor), this checkout's float64 path against the float64
 ``forward`` (the algebra), and the bf16 option's error in millimetres.
 
@@ -155,6 +158,42 @@ def configs(new: GLoT, old, feats: torch.Tensor, windows: torch.Tensor, bf16: bo
     return out
 
 
+def _flop_mapping() -> dict:
+    """Formulas for the ops ``FlopCounterMode`` does not know: oneDNN's prepacked linear
+    (``x (..., in)``, weight ``(out, in)``) and the CPU flash attention (``q, k, v (B, h, N, d)``)."""
+    import math
+
+    def linear(x_shape, w_shape, *args, out_shape=None, **kwargs) -> int:
+        return 2 * math.prod(x_shape[:-1]) * x_shape[-1] * w_shape[0]
+
+    def attention(q_shape, k_shape, v_shape, *args, out_shape=None, **kwargs) -> int:
+        b, h, n, d = q_shape
+        return 2 * b * h * n * k_shape[2] * (d + v_shape[3])
+
+    out = {}
+    if hasattr(torch.ops.mkldnn, "_linear_pointwise"):
+        out[torch.ops.mkldnn._linear_pointwise] = linear
+    out[torch.ops.aten._scaled_dot_product_flash_attention_for_cpu] = attention
+    return out
+
+
+def work(runs: dict) -> None:
+    """MFLOP per window of one step of each configuration, baseline and this checkout."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    print("\nwork per window (MFLOP, matrix products and attention, one call counted):")
+    print(f"{'configuration':22s}{'baseline':>10s}{'new':>10s}{'ratio':>8s}   (the most an equally fast GEMM gives)")
+    mapping = _flop_mapping()
+    for k, steps in runs.items():
+        per = []
+        for step in steps:
+            counter = FlopCounterMode(display=False, custom_mapping=mapping)
+            with counter:
+                n = step()
+            per.append(counter.get_total_flops() / n / 1e6)
+        print(f"{k:22s}{per[0]:10.1f}{per[1]:10.1f}{per[0] / per[1]:7.2f}x")
+
+
 def timed(step) -> float:
     t0 = time.perf_counter()
     n = step()
@@ -276,6 +315,7 @@ def run(args, new: GLoT, old, device: torch.device, bf16: bool) -> None:
             spread = f"{ratios[0]:.2f}-{ratios[-1]:.2f}"
             print(f"{k:22s}{statistics.median(a):10.1f}{statistics.median(b):10.1f}{ratio:7.2f}x{spread:>15s}"
                   f"   {verdict}")
+        work(runs)
         accuracy(new, old, feats, windows, bf16)
 
 if __name__ == "__main__":
