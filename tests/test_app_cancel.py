@@ -49,6 +49,31 @@ def test_stop_ends_the_run_in_every_stage(pipeline_bundle, stage):
         close_session(session)
 
 
+def test_stop_in_the_middle_of_a_feature_batch_waits_for_one_chunk_not_the_batch(pipeline_bundle, monkeypatch):
+    """Stop pressed while the CPU ResNet-50 works on a batch of 32 crops (4 s on a slow 2-core CPU):
+    the run ends after the chunk in progress, before any other crop."""
+    from glot.model.backbone import FEATURE_DIM
+    from glot.pipeline import features
+
+    session = new_session()
+    ran = []
+
+    def resnet(backbone, crops, batch_size, bf16):
+        ran.append(len(crops))
+        session.cancel.set()  # pressed while this chunk is computed
+        return np.zeros((len(crops), FEATURE_DIM), np.float32)
+
+    monkeypatch.setattr(features, "_resnet", resnet)
+    try:
+        with pytest.raises(h.RunCancelled):
+            for _ in h.iter_run(CARPHONE, session, pipeline_bundle, _opts()):
+                pass
+        assert ran == [features.CPU_CHUNK]
+        assert not any(session.root.iterdir())
+    finally:
+        close_session(session)
+
+
 def test_a_new_run_in_the_session_stops_the_old_one_not_itself(pipeline_bundle):
     """Run again while a run is going (a second click): the first stops, and its ending must not
     stop the second."""

@@ -29,7 +29,7 @@ from ..render.colors import BRANCH_COLORS
 from ..video import iter_frames, probe_video
 from ..video.decode import DecodeReport
 from .bundle import ModelBundle
-from .features import landmark_people_features, resnet_people_features
+from .features import CPU_CHUNK, landmark_people_features, resnet_people_features
 from .meshes import iter_frame_meshes, person_shapes
 from .options import BRANCHES, RunOptions
 from .outdir import OutputFolder
@@ -158,7 +158,8 @@ def _run(video: Path, info, tmp: Path, bundle: ModelBundle, options: RunOptions,
         else:
             feats = resnet_people_features(_frames(video, options), people, bundle.feature_net(options.bf16),
                                            bundle.glot.cfg.feature_dim, options.batch_size, options.bf16,
-                                           progress=lambda k: _progress(progress, "features", k, total), gpu=gpu)
+                                           progress=lambda k: _progress(progress, "features", k, total), gpu=gpu,
+                                           chunk=CPU_CHUNK if bundle.device.type == "cpu" else None)
         timings["features"] = time.perf_counter() - t0
 
         # ---- GLoT on every person-frame (all people's windows batched)
