@@ -24,8 +24,8 @@ Configurations (windows/s; a window = one output frame):
 Then the work: floating-point operations per window of each configuration for both (counted by
 ``torch.utils.flop_counter`` on one call: matrix products and attention), whose ratio is what an
 equally fast GEMM would give, the ceiling of an exact float32 implementation where the GEMMs bound
-the time (B=64). Then the outputs: max |this - baseline| in float32, each one's distance to a float64 evaluation of
-the same windows (the float32 rounding floor), this checkout's float64 path against the float64
+the time (B=64). Then the outputs: max |this - baseline| in float32, each one's distance to a
+float64 evaluation of the same windows (the float32 rounding floor), this checkout's float64 path against the float64
 ``forward`` (the algebra), and the bf16 option's error in millimetres.
 
     PYTHONPATH=. python benchmarks/bench_model.py [--reps 15] [--threads N] [--baseline-rev REV]

@@ -17,6 +17,16 @@ from conftest import CARPHONE
 STOP_WITHIN = 1.5  # seconds from the cancel request to the run's end (a frame or a batch of work)
 
 
+def _threads_left(within: float = STOP_WITHIN) -> list[str]:
+    """The run's worker threads (``glot-*``: run, decode, meshes) still alive after ``within`` s."""
+    deadline = time.perf_counter() + within
+    while True:
+        left = [t.name for t in threading.enumerate() if t.name.startswith("glot-")]
+        if not left or time.perf_counter() > deadline:
+            return left
+        time.sleep(0.05)
+
+
 def _opts(max_frames: int | None = None, **kw):
     return h.check_video(CARPHONE, h.make_options(16, 4, 0.0, "none", 0, "clamp", "fp32", max_frames or 0, **kw))
 
@@ -45,6 +55,7 @@ def test_stop_ends_the_run_in_every_stage(pipeline_bundle, stage):
         assert ended["t_end"] - ended["t_cancel"] < STOP_WITHIN
         assert not any(session.root.iterdir()), list(session.root.iterdir())  # nothing left of the run
         assert session.view is None
+        assert not _threads_left()  # the decoder and other workers stopped too, not at garbage collection
     finally:
         close_session(session)
 
@@ -103,6 +114,7 @@ def test_closing_the_generator_stops_the_worker(pipeline_bundle):
     while any(session.root.iterdir()) and time.perf_counter() < deadline:
         time.sleep(0.05)
     assert not any(session.root.iterdir())
+    assert not _threads_left()
     close_session(session)
 
 

@@ -67,7 +67,7 @@ def resnet_people_features(
         p_idx, t_idx = np.array(where).T
         step = chunk if chunk and progress is not None else len(images)
         for a in range(0, len(images), step):
-            if a and progress is not None:
+            if a:  # only when chunked, i.e. with a progress callback
                 progress(int(t_idx[a]))  # frames before this crop's are done
             b = min(a + step, len(images))
             feats[p_idx[a:b], t_idx[a:b]] = gpu(_resnet, backbone, images[a:b], batch_size, bf16, work=b - a)

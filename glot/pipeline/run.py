@@ -14,6 +14,7 @@ import os
 import platform
 import time
 import zipfile
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -126,8 +127,9 @@ def _track(video: Path, options: RunOptions, total: int | None, progress: Progre
     from ..perception.people import track_people
     from ..perception.tracker import PeopleConfig
 
-    return track_people(_frames(video, options, report=decoded), PeopleConfig(smooth_sigma=options.box_smoothing),
-                        progress=lambda n: _progress(progress, "track", n, total))
+    with closing(_frames(video, options, report=decoded)) as frames:  # a stopped run stops the decoder now
+        return track_people(frames, PeopleConfig(smooth_sigma=options.box_smoothing),
+                            progress=lambda n: _progress(progress, "track", n, total))
 
 
 def _run(video: Path, info, tmp: Path, bundle: ModelBundle, options: RunOptions, T: int,
@@ -156,10 +158,11 @@ def _run(video: Path, info, tmp: Path, bundle: ModelBundle, options: RunOptions,
         if bundle.feature_source == "landmarks":
             feats = landmark_people_features(people)
         else:
-            feats = resnet_people_features(_frames(video, options), people, bundle.feature_net(options.bf16),
-                                           bundle.glot.cfg.feature_dim, options.batch_size, options.bf16,
-                                           progress=lambda k: _progress(progress, "features", k, total), gpu=gpu,
-                                           chunk=CPU_CHUNK if bundle.device.type == "cpu" else None)
+            with closing(_frames(video, options)) as frames:
+                feats = resnet_people_features(frames, people, bundle.feature_net(options.bf16),
+                                               bundle.glot.cfg.feature_dim, options.batch_size, options.bf16,
+                                               progress=lambda k: _progress(progress, "features", k, total), gpu=gpu,
+                                               chunk=CPU_CHUNK if bundle.device.type == "cpu" else None)
         timings["features"] = time.perf_counter() - t0
 
         # ---- GLoT on every person-frame (all people's windows batched)
