@@ -85,6 +85,31 @@ def test_stop_in_the_middle_of_a_feature_batch_waits_for_one_chunk_not_the_batch
         close_session(session)
 
 
+def test_stop_while_the_tracker_loads_ends_the_run_before_its_first_frame(pipeline_bundle, monkeypatch):
+    """Stop pressed while the people tracker loads its models (the first run of a process takes
+    about a second there): the run ends before tracking any frame."""
+    from glot.perception.tracker import PeopleTracker
+
+    session = new_session()
+    tracked = []
+    init, update = PeopleTracker.__init__, PeopleTracker.update
+
+    def loading(self, *a, **k):
+        init(self, *a, **k)
+        session.cancel.set()  # pressed while the models load
+
+    monkeypatch.setattr(PeopleTracker, "__init__", loading)
+    monkeypatch.setattr(PeopleTracker, "update", lambda self, *a: tracked.append(1) or update(self, *a))
+    try:
+        with pytest.raises(h.RunCancelled):
+            for _ in h.iter_run(CARPHONE, session, pipeline_bundle, _opts()):
+                pass
+        assert tracked == []
+        assert not any(session.root.iterdir())
+    finally:
+        close_session(session)
+
+
 def test_a_new_run_in_the_session_stops_the_old_one_not_itself(pipeline_bundle):
     """Run again while a run is going (a second click): the first stops, and its ending must not
     stop the second."""

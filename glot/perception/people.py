@@ -205,6 +205,8 @@ def track_people(
     times: list[float] = []
     size = (0, 0)
     with PeopleTracker(config) as tracker:
+        if progress is not None:
+            progress(0)  # the models are ready (a first tracker in a process takes ~1 s): a stopped run ends here
         for i, fr in enumerate(frames):
             image = fr.image
             size = (image.shape[1], image.shape[0])
