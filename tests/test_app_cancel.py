@@ -143,6 +143,39 @@ def test_closing_the_generator_stops_the_worker(pipeline_bundle):
     close_session(session)
 
 
+def test_closing_while_another_thread_waits_for_the_next_event_stops_the_run(pipeline_bundle):
+    """What Gradio's /cancel does to the app's handler: the handler is cancelled and closes the
+    run's events while its worker thread still waits in ``next()`` for the next one."""
+    session = new_session()
+    run = h.iter_run(CARPHONE, session, pipeline_bundle, _opts(), min_step=2.0, poll=30.0)  # no event for seconds
+    first, ended = threading.Event(), {}
+
+    def consume():
+        try:
+            next(run)
+            first.set()
+            next(run)  # waits: the next event is the next stage's
+            ended["how"] = "an event"
+        except BaseException as err:  # noqa: BLE001 (reported below)
+            ended["how"] = type(err).__name__
+        ended["t"] = time.perf_counter()
+
+    worker = threading.Thread(target=consume)
+    worker.start()
+    try:
+        assert first.wait(120), "the run never reported"
+        time.sleep(0.3)  # the consumer is inside next()
+        t0 = time.perf_counter()
+        run.close()  # from this thread, as the event loop does
+        worker.join(timeout=STOP_WITHIN + 1)
+        assert ended.get("how") == "RunCancelled", ended
+        assert ended["t"] - t0 < STOP_WITHIN
+        assert not any(session.root.iterdir())
+        assert not _threads_left()
+    finally:
+        close_session(session)
+
+
 def test_cancel_endpoint_returns_at_once_and_stops_the_run(tmp_path, pipeline_assets):
     """``/cancel`` (gradio_client's ``Job.cancel``) on a running job: returns at once, the run's folder goes."""
     from gradio_client import Client, handle_file

@@ -10,7 +10,7 @@ import queue
 import threading
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # the pipeline (torch, MediaPipe) loads with the first run, n
     from ..pipeline.bundle import ModelBundle
 
 __all__ = ["InputError", "RunCancelled", "ModelCache", "model_report", "make_options", "parse_box", "check_video",
-           "RunEvent", "iter_run", "MAX_SECONDS", "MAX_FRAMES", "MAX_MEGAPIXEL_FRAMES", "MAX_LONG_SIDE",
+           "RunEvent", "RunEvents", "iter_run", "MAX_SECONDS", "MAX_FRAMES", "MAX_MEGAPIXEL_FRAMES", "MAX_LONG_SIDE",
            "MAX_SHORT_SIDE", "TRAINED", "PRECISIONS"]
 
 MAX_SECONDS = 60.0  # longest clip (or processed part of it, see max frames)
@@ -185,63 +185,93 @@ class RunEvent:
         self.kind, self.fraction, self.text, self.image, self.view = kind, fraction, text, image, view
 
 
+class RunEvents:
+    """A run's events (see :func:`iter_run`): an iterator whose :meth:`close` may be called from
+    any thread, also while another thread waits in ``next()`` (Gradio cancels the handler while
+    its worker thread waits there; a generator cannot be closed while it executes)."""
+
+    def __init__(self, video: str | os.PathLike, session: Session, bundle: "ModelBundle", options: RunOptions,
+                 preselect: tuple[float, float, float, float] | None, min_step: float, poll: float) -> None:
+        self._session, self._poll, self._finished = session, poll, False
+        self._events: queue.Queue = queue.Queue()
+        self._cancel = cancel = session.start_run()
+        events, last = self._events, {"stage": "", "fraction": -1.0}
+
+        def progress(stage: str, frac: float, text: str) -> None:
+            if cancel.is_set():
+                raise RunCancelled("run stopped")
+            a, b = _STAGE_SPAN.get(stage, (0.0, 1.0))
+            overall = a + (b - a) * frac
+            if stage != last["stage"] or overall - last["fraction"] >= min_step:
+                last.update(stage=stage, fraction=overall)
+                events.put(RunEvent("progress", overall, f"{_STAGE_TEXT.get(stage, stage)} — {text}"))
+
+        def preview(image: np.ndarray) -> None:  # shown 180 px tall: a small copy keeps Gradio's image save cheap
+            import cv2
+
+            s = PREVIEW_WIDTH / image.shape[1]
+            small = cv2.resize(image, (PREVIEW_WIDTH, max(1, round(image.shape[0] * s))),
+                               interpolation=cv2.INTER_AREA) if s < 1 else image
+            events.put(RunEvent("preview", image=small))
+
+        def work() -> None:
+            try:
+                from ..pipeline.run import run_video  # here: its first import stays off the caller's thread
+
+                res = run_video(video, session.root, bundle, options, progress=progress, preview=preview,
+                                name=session.next_run_name(), gpu=on_gpu)
+                view = load_view(res.out_dir, Path(video).name, res.files, res.summary, res.message, options,
+                                 preselect)
+                events.put(RunEvent("done", 1.0, res.message, view=view))
+            except BaseException as err:  # handed to the consumer thread
+                events.put(err)
+
+        threading.Thread(target=work, name="glot-run", daemon=True).start()
+
+    def __iter__(self) -> "RunEvents":
+        return self
+
+    def __next__(self) -> RunEvent:
+        if self._finished:
+            raise StopIteration
+        try:
+            ev = self._events.get(timeout=self._poll)
+        except queue.Empty:
+            if self._cancel.is_set():
+                self._finish()
+                raise RunCancelled("run stopped") from None
+            return RunEvent("tick")
+        if isinstance(ev, BaseException):
+            self._finish()
+            raise ev
+        if ev.kind == "done":
+            self._session.view = ev.view
+            self._finish()
+        return ev
+
+    def _finish(self) -> None:
+        self._finished = True
+        self._cancel.set()  # this run's flag only: a newer run in the session has its own
+
+    def close(self) -> None:
+        """Stop the run (thread-safe): its worker stops at its next progress report."""
+        self._cancel.set()
+
+    def __del__(self) -> None:  # dropped unread (a vanished client): the run stops too
+        cancel = getattr(self, "_cancel", None)
+        if cancel is not None:
+            cancel.set()
+
+
 def iter_run(video: str | os.PathLike, session: Session, bundle: "ModelBundle", options: RunOptions,
              preselect: tuple[float, float, float, float] | None = None, min_step: float = 0.01,
-             poll: float = 0.25) -> Iterator[RunEvent]:
-    """Run the pipeline in a worker thread, yielding progress, previews and finally the result.
+             poll: float = 0.25) -> RunEvents:
+    """Start the pipeline in a worker thread; iterate the result for progress, previews and
+    finally the result (a "tick" every ``poll`` s when nothing happens).
 
     The run stops at its next progress report (between frames or batches, well under a second)
-    when the session's ``cancel`` event is set (Stop, a closed tab) or when this generator is
-    closed early. A failed or stopped run leaves nothing on disk. ``preselect``: a box
-    ``(cx, cy, w, h)`` whose track the results show first.
+    when the session's ``cancel`` event is set (Stop, a closed tab) or when the iterator is closed
+    (from any thread); iterating then raises :class:`RunCancelled`. A failed or stopped run leaves
+    nothing on disk. ``preselect``: a box ``(cx, cy, w, h)`` whose track the results show first.
     """
-    events: queue.Queue = queue.Queue()
-    cancel = session.start_run()
-    last = {"stage": "", "fraction": -1.0}
-
-    def progress(stage: str, frac: float, text: str) -> None:
-        if cancel.is_set():
-            raise RunCancelled("run stopped")
-        a, b = _STAGE_SPAN.get(stage, (0.0, 1.0))
-        overall = a + (b - a) * frac
-        if stage != last["stage"] or overall - last["fraction"] >= min_step:
-            last.update(stage=stage, fraction=overall)
-            events.put(RunEvent("progress", overall, f"{_STAGE_TEXT.get(stage, stage)} — {text}"))
-
-    def preview(image: np.ndarray) -> None:  # shown 180 px tall: a small copy keeps Gradio's image save cheap
-        import cv2
-
-        s = PREVIEW_WIDTH / image.shape[1]
-        small = cv2.resize(image, (PREVIEW_WIDTH, max(1, round(image.shape[0] * s))), interpolation=cv2.INTER_AREA) \
-            if s < 1 else image
-        events.put(RunEvent("preview", image=small))
-
-    from ..pipeline.run import run_video
-
-    def work() -> None:
-        try:
-            res = run_video(video, session.root, bundle, options, progress=progress, preview=preview,
-                            name=session.next_run_name(), gpu=on_gpu)
-            view = load_view(res.out_dir, Path(video).name, res.files, res.summary, res.message, options, preselect)
-            events.put(RunEvent("done", 1.0, res.message, view=view))
-        except BaseException as err:  # handed to the consumer thread
-            events.put(err)
-
-    worker = threading.Thread(target=work, name="glot-run", daemon=True)
-    worker.start()
-    try:
-        while True:
-            try:
-                ev = events.get(timeout=poll)
-            except queue.Empty:
-                if cancel.is_set():
-                    raise RunCancelled("run stopped") from None
-                ev = RunEvent("tick")
-            if isinstance(ev, BaseException):
-                raise ev
-            yield ev
-            if ev.kind == "done":
-                session.view = ev.view
-                return
-    finally:
-        cancel.set()  # this run's flag only: a newer run in the session has its own
+    return RunEvents(video, session, bundle, options, preselect, min_step, poll)
