@@ -1,5 +1,6 @@
 """GLoT.forward_clip (the eval fast path over a clip's sliding windows) against GLoT.forward."""
 import copy
+import threading
 
 import numpy as np
 import pytest
@@ -228,3 +229,54 @@ def test_single_window_and_duplicates(model, clip):
         d = _max_diff(model.forward_clip(clip, w), model(clip[w]))
     assert max(d.values()) <= 1e-5, d
     np.testing.assert_array_equal(w.numpy(), [[0] * 8 + list(range(8))])  # caller's tensor untouched
+
+
+def test_building_the_plan_leaves_the_shared_model_untouched(ref, clip, windows):
+    """Sessions share one model: while one thread builds the folded plan, another may be running
+    the same modules, so the build must never swap their weights (not even for a moment; the app's
+    four concurrent clients once got 'mat1 and mat2 must have the same dtype: Double and Float')."""
+    m = reference_model(ref).eval()
+    heads = (m.global_modeling.out_proj, m.global_modeling.regressor, m.local_trans_de.proj, m.regressor)
+    before = {id(t): t.dtype for h in heads for t in h.parameters()}
+    seen = []  # what another thread would see while a head runs during the build
+
+    def look(module, args):
+        seen.append({id(t): t.dtype for h in heads for t in h.parameters()})
+
+    hooks = [h.register_forward_pre_hook(look) for h in heads]
+    try:
+        out = m.forward_clip(clip, windows[:3])
+    finally:
+        for h in hooks:
+            h.remove()
+    assert seen, "the heads were not run while the plan was built"
+    assert all(s == before for s in seen)  # same tensors, same float32 dtype throughout
+    assert {id(t): t.dtype for h in heads for t in h.parameters()} == before
+    with torch.no_grad():
+        want = m(clip[windows[:3]])
+    assert max(_max_diff(out, want).values()) <= 1e-5
+
+
+def test_threads_sharing_a_fresh_model_get_the_same_results(ref, clip, windows):
+    m = reference_model(ref).eval()
+    with torch.no_grad():
+        want = m(clip[windows])
+    m = reference_model(ref).eval()  # a fresh model: no plan yet, every thread asks for it at once
+    barrier = threading.Barrier(4)
+    got: dict = {}
+
+    def run(k: int) -> None:
+        barrier.wait()
+        try:
+            got[k] = m.forward_clip(clip, windows, bf16=False)
+        except Exception as err:  # noqa: BLE001 (reported below)
+            got[k] = err
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(got) == 4 and not [v for v in got.values() if isinstance(v, Exception)], got
+    for out in got.values():
+        assert max(_max_diff(out, want).values()) <= 1e-5

@@ -222,8 +222,8 @@ class DerivedCache(dict):
     @staticmethod
     def of(module: torch.nn.Module) -> "DerivedCache":
         cache = module.__dict__.get("_derived_cache")
-        if cache is None:
-            cache = module.__dict__["_derived_cache"] = DerivedCache()
+        if cache is None:  # setdefault: two threads asking at once get the same cache
+            cache = module.__dict__.setdefault("_derived_cache", DerivedCache())
         return cache
 
 

@@ -22,13 +22,13 @@ copy of their maths), and checked to be affine. Every plan is rebuilt when a wei
 """
 from __future__ import annotations
 
+import copy
+import threading
 from dataclasses import dataclass, field
-from itertools import chain
 from typing import Callable
 
 import torch
 from torch import nn
-from torch.func import functional_call
 
 from ..body.smpl import DerivedCache
 from .dense import Dense
@@ -145,18 +145,19 @@ def eval_plan(model: nn.Module, seqlen: int, width: int, bf16: bool = False) -> 
     """The cached :class:`EvalPlan` of a :class:`~glot.model.GLoT` (``bf16``: GEMMs in bfloat16)
     and its :class:`Positional` part for windows of ``seqlen`` frames and local half-width ``width``."""
     cache = DerivedCache.of(model)
-    key = _weights_key(model, cache)
-    plans = cache.get("plans")
-    if plans is None or cache.get("key") != key:
-        plans = cache["plans"] = {}
-        cache["key"] = key
-    with torch.inference_mode(False), torch.no_grad():  # plain tensors: usable in and out of inference mode
-        plan = plans.get(bf16)
-        if plan is None:
-            plan = plans[bf16] = _build(model, bf16)
-        pos = plan.positional.get((seqlen, width))
-        if pos is None:
-            pos = plan.positional[(seqlen, width)] = _positional(model, plan, seqlen, width)
+    with cache.setdefault("lock", threading.Lock()):  # one build when sessions start at once
+        key = _weights_key(model, cache)
+        plans = cache.get("plans")
+        if plans is None or cache.get("key") != key:
+            plans = cache["plans"] = {}
+            cache["key"] = key
+        with torch.inference_mode(False), torch.no_grad():  # plain tensors: usable in and out of inference mode
+            plan = plans.get(bf16)
+            if plan is None:
+                plan = plans[bf16] = _build(model, bf16)
+            pos = plan.positional.get((seqlen, width))
+            if pos is None:
+                pos = plan.positional[(seqlen, width)] = _positional(model, plan, seqlen, width)
     return plan, pos
 
 
@@ -174,10 +175,21 @@ def affine_probe(fn: Callable[[torch.Tensor], torch.Tensor], d_in: int, device: 
     return W, b
 
 
-def _f64_state(module: nn.Module) -> dict[str, torch.Tensor]:
-    """A module's parameters and buffers in float64, without the SMPL layer's."""
-    return {k: _f64(v) for k, v in chain(module.named_parameters(), module.named_buffers())
-            if not k.startswith("smpl.") and v.is_floating_point()}
+def _f64_copy(module: nn.Module) -> nn.Module:
+    """A float64 copy of a module to evaluate on a basis, sharing only its SMPL layers (not run by
+    the heads in eval mode). The model itself is never touched: sessions share it, and another
+    thread may be running these very modules while a plan is built."""
+    memo: dict[int, object] = {id(m): m for name, m in module.named_modules() if "smpl" in name.split(".")}
+    for name, m in module.named_modules():
+        if "smpl" in name.split("."):
+            continue
+        for k, t in m._parameters.items():
+            if t is not None and t.is_floating_point():
+                memo[id(t)] = nn.Parameter(_f64(t), requires_grad=False)
+        for k, t in m._buffers.items():
+            if t is not None and t.is_floating_point():
+                memo[id(t)] = _f64(t)
+    return copy.deepcopy(module, memo)
 
 
 def _block(blk: Block, dt: torch.dtype, gemm: torch.dtype, first: bool = False, query: bool = False) -> BlockPlan:
@@ -236,10 +248,10 @@ def _build(model: nn.Module, bf16: bool) -> EvalPlan:
            for i, b in enumerate(model.local_trans_en.blocks)]
 
     # global head: decoder_norm output -> out_proj -> SPIN regressor
-    op_state, reg_state = _f64_state(gm.out_proj), _f64_state(gm.regressor)
+    out_proj, regressor = _f64_copy(gm.out_proj), _f64_copy(gm.regressor)
 
     def global_head(y: torch.Tensor) -> torch.Tensor:
-        return torch.cat(functional_call(gm.regressor, reg_state, (functional_call(gm.out_proj, op_state, (y,)),)), 1)
+        return torch.cat(regressor(out_proj(y)), 1)
 
     fold_dev = torch.device("cpu") if dev.type == "mps" else dev
     head_W, head_b = affine_probe(global_head, tr.decoder_norm.normalized_shape[0], fold_dev)
@@ -252,13 +264,12 @@ def _build(model: nn.Module, bf16: bool) -> EvalPlan:
     c = ca.q_l.weight.shape[0]
     h = ca.num_heads
     dk = c // h
-    pj_state, hs_state = _f64_state(ca.proj), _f64_state(model.regressor)
+    proj, hscr = _f64_copy(ca.proj), _f64_copy(model.regressor)
 
     def local_head(z: torch.Tensor) -> torch.Tensor:
-        x = functional_call(ca.proj, pj_state, (z[:, :c],))[:, None]
+        x = proj(z[:, :c])[:, None]
         s = z[:, None, c:]
-        out = functional_call(model.regressor, hs_state,
-                              (x, s[..., :NPOSE], s[..., NPOSE:NPOSE + NSHAPE], s[..., NPOSE + NSHAPE:]))
+        out = hscr(x, s[..., :NPOSE], s[..., NPOSE:NPOSE + NSHAPE], s[..., NPOSE + NSHAPE:])
         return torch.cat(out, dim=-1)[:, 0]
 
     H, h0 = affine_probe(local_head, c + NPARAM, fold_dev)
