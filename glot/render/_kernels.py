@@ -156,7 +156,7 @@ def _rasterize(screen, faces, lit, shade_mode, cull, bx0, by0, zbuf, ibuf, sbuf)
             fid = np.int32(p * n_faces + f)
             if x0 == x1 and y0 == y1:  # one pixel centre (most faces are under a pixel): no steps,
                 # the same sums as the stepped form at dx = dy = 0
-                if s0 >= INSIDE_EPS and s1 >= INSIDE_EPS and s2 >= INSIDE_EPS:
+                if (s0 >= INSIDE_EPS) & (s1 >= INSIDE_EPS) & (s2 >= INSIDE_EPS):  # one branch, not three
                     z = np.float32(s0 * z0 + s1 * z1 + s2 * z2)
                     row, col = y0 - by0, x0 - bx0
                     old = zbuf[row, col]
@@ -178,16 +178,22 @@ def _rasterize(screen, faces, lit, shade_mode, cull, bx0, by0, zbuf, ibuf, sbuf)
                 dy = y - y0
                 r0, r1, r2 = s0 + cb0 * dy, s1 + cb1 * dy, s2 + cb2 * dy
                 row = y - by0
+                entered = False
                 for x in range(x0, x1 + 1):
                     dx = x - x0
-                    if r0 + ca0 * dx >= INSIDE_EPS and r1 + ca1 * dx >= INSIDE_EPS and r2 + ca2 * dx >= INSIDE_EPS:
-                        z = np.float32(zs + zb * dy + za * dx)
-                        col = x - bx0
-                        old = zbuf[row, col]
-                        if z < old or (z == old and fid < ibuf[row, col]):
-                            zbuf[row, col] = z
-                            ibuf[row, col] = fid
-                            sbuf[row, col] = np.float32(ls + lb * dy + la * dx)
+                    if not ((r0 + ca0 * dx >= INSIDE_EPS) & (r1 + ca1 * dx >= INSIDE_EPS) &
+                            (r2 + ca2 * dx >= INSIDE_EPS)):
+                        if entered:  # each test is monotonic in dx (so is rounding): the row's
+                            break  # covered pixels are one run, and it has ended
+                        continue
+                    entered = True
+                    z = np.float32(zs + zb * dy + za * dx)
+                    col = x - bx0
+                    old = zbuf[row, col]
+                    if z < old or (z == old and fid < ibuf[row, col]):
+                        zbuf[row, col] = z
+                        ibuf[row, col] = fid
+                        sbuf[row, col] = np.float32(ls + lb * dy + la * dx)
 
 
 def _shade_blend(image, col_off, bx0, by0, ibuf, sbuf, n_faces, colors, ambient, diffuse, alpha, counts):
