@@ -498,3 +498,30 @@ def test_rasterizer_equals_a_brute_force_reference():
     assert (want_ids >= 0).sum() > 0.5 * w * h
     np.testing.assert_array_equal(got_ids, want_ids)
     np.testing.assert_array_equal(got_depth, want_depth)
+
+
+@pytest.mark.parametrize("height", [120, 720])
+def test_labels_look_like_opencv_text_and_clip_at_the_edges(height):
+    """Labels are blended from a cached rendering of the text: the same pixels as OpenCV's two
+    anti-aliased passes (dark outline, then the letters) to a few grey levels, on any background."""
+    import cv2
+
+    from glot.render import draw_label, draw_tag
+
+    rng = np.random.default_rng(1)
+    img = rng.integers(0, 256, (height, 2 * height, 3), np.uint8)
+    got = draw_label(img.copy(), "final (local-corrected)")
+    want = img.copy()
+    scale = max(0.35, height / 900.0)
+    thick = 1 if scale < 0.7 else 2
+    (_, th), _ = cv2.getTextSize("final (local-corrected)", cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+    for color, stroke in (((0, 0, 0), thick + 2), ((255, 255, 255), thick)):
+        cv2.putText(want, "final (local-corrected)", (6, 6 + th), cv2.FONT_HERSHEY_SIMPLEX, scale, color, stroke,
+                    cv2.LINE_AA)
+    changed = (want != img).any(-1)
+    assert changed.sum() > 200
+    assert np.abs(got.astype(int) - want.astype(int)).max() <= 6
+    assert ((got >= 245).all(-1) & changed).any() and ((got <= 10).all(-1) & changed).any()  # white on black
+    for anchor in ((-30.0, -10.0), (2 * height + 5.0, height + 5.0)):  # tags kept inside, labels clipped
+        draw_tag(img, "#12", anchor, (200, 40, 40))
+    draw_label(img, "global", (2 * height - 10, height - 4))  # mostly outside the image: no error
