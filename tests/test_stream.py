@@ -153,7 +153,7 @@ def test_stream_cli_writes_results(pipeline_assets, tmp_path):
     assert res["final_joints2d"].shape == (1, 24, 49, 2) and res["segments"].tolist() == [[0, 0, 24]]
     s = json.loads((out / "summary.json").read_text())
     assert s["frames_processed"] == 24 and s["frames_emitted"] == 24 and s["frames_dropped"] == 0
-    assert s["people"] == 1 and s["window_fps"] is None
+    assert s["people"] == 1 and s["window_fps"] is None and s["search"] == "tiles"  # a file: tiles too
     assert list((out / "parts").glob("results_*.npz"))
 
 

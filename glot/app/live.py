@@ -20,7 +20,7 @@ from ..pipeline.meshes import pose_meshes
 from ..pipeline.options import BRANCHES
 from ..pipeline.results import image_space
 from ..render import MeshRenderer, PersonMesh, overlay_frame
-from ..stream import TRAINED_FPS, OnlineRunner, StreamOptions
+from ..stream import LIVE_PEOPLE, TRAINED_FPS, OnlineRunner, StreamOptions
 from .plots import FigureSpec, _rgb, frame_mean, joint_acceleration, template_json
 
 __all__ = ["LiveSession", "live_step", "live_spec", "live_figure", "HISTORY"]
@@ -68,7 +68,8 @@ def live_step(bundle: ModelBundle, session: LiveSession | None, frame: np.ndarra
     if session is None or session.future != future:
         if session is not None:
             session.close()
-        session = LiveSession(OnlineRunner(bundle, StreamOptions(future=future, window_fps=TRAINED_FPS)), future)
+        session = LiveSession(OnlineRunner(bundle, StreamOptions(future=future, window_fps=TRAINED_FPS,
+                                                                  people=LIVE_PEOPLE)), future)
     if frame is None:
         return session, None, "waiting for the webcam"
     image = _downscale(np.ascontiguousarray(frame[..., :3]))
@@ -86,7 +87,7 @@ def live_step(bundle: ModelBundle, session: LiveSession | None, frame: np.ndarra
     status = (f"windows at {TRAINED_FPS:.0f} fps (the trained rate) from a {session.input_fps:.1f} fps stream; "
               f"look-ahead {session.runner.k} frames ({session.runner.k / TRAINED_FPS * 1000:.0f} ms); compute p50 "
               f"{np.percentile(c, 50):.0f} ms, p95 {np.percentile(c, 95):.0f} ms; frames in {session.runner.count}; "
-              f"people in the last prediction: {people}")
+              f"people in the last prediction: {people} (search: whole frame)")
     return session, panel, status
 
 

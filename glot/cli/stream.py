@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--window-fps", type=float, default=None,
                    help="build windows from frames 1/fps apart in time (default: 30, the trained rate, for live "
                         "sources; consecutive frames for files, as offline)")
+    p.add_argument("--search", choices=("auto", "frame", "tiles"), default="auto",
+                   help="where the detector looks for people: the whole frame (a webcam's subject; the default for "
+                        "live sources) or also overlapping tiles (distant people; the default for files)")
     p.add_argument("--max-frames", type=int, default=None)
     p.add_argument("--fp32", action="store_true", help="ResNet-50 in float32")
     p.add_argument("--overwrite", action="store_true")
@@ -32,7 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from ..pipeline import load_bundle
-    from ..stream import TRAINED_FPS, OnlineRunner, StreamOptions
+    from ..stream import LIVE_PEOPLE, TRAINED_FPS, OnlineRunner, StreamOptions
     from ..stream.sources import LatestFrame, open_source
     from ..stream.writer import StreamWriter
 
@@ -42,8 +46,9 @@ def main(args: argparse.Namespace) -> int:
     frames, live = open_source(args.source)
     bundle = load_bundle(args.checkpoint, args.assets, args.device, config=args.config, model=args.model)
     window_fps = args.window_fps if args.window_fps else (TRAINED_FPS if live else None)
-    runner = OnlineRunner(bundle, StreamOptions(future=args.future, bf16=False if args.fp32 else None,
-                                                window_fps=window_fps))
+    whole_frame = args.search == "frame" or (args.search == "auto" and live)
+    options = StreamOptions(future=args.future, bf16=False if args.fp32 else None, window_fps=window_fps)
+    runner = OnlineRunner(bundle, replace(options, people=LIVE_PEOPLE) if whole_frame else options)
     reader = LatestFrame(frames, realtime=args.realtime) if (live or args.realtime) else None
     writer = None
     compute, emitted, n, ids = [], 0, 0, set()
@@ -80,7 +85,8 @@ def main(args: argparse.Namespace) -> int:
     summary = {
         "source": args.source, "frames_processed": n, "frames_emitted": emitted, "frames_dropped": dropped,
         "people": len(ids), "track_ids": sorted(int(i) for i in ids),
-        "look_ahead_frames": runner.k, "window_fps": window_fps, "compute_ms_p50": float(np.percentile(c, 50)),
+        "look_ahead_frames": runner.k, "window_fps": window_fps, "search": "frame" if whole_frame else "tiles",
+        "compute_ms_p50": float(np.percentile(c, 50)),
         "compute_ms_p95": float(np.percentile(c, 95)), "seconds": round(time.perf_counter() - t_start, 3),
         "model": bundle.describe(),
     }

@@ -16,6 +16,12 @@ where cores are free. Off by default: on a 2-core CPU both stages already use bo
 overlapping them was slower than running them in turn (``benchmarks/bench_stream.py``; README, Speed).
 ``window_fps`` builds each window from the frames nearest to ``1 / window_fps`` steps in time
 (a 10 fps webcam then still sees windows spanning the trained 16 / 30 s).
+
+:data:`LIVE_PEOPLE` is the tracking for a live camera (the app's live mode, ``glot stream`` on a
+webcam or URL): the detector searches the whole frame, as MediaPipe's own pose graph does, and no
+tiles. It finds people who fill a good part of the frame (a webcam's subject) at about a third
+of the tile search's cost, and misses distant ones (the walkers of the pedestrians clip, about a
+fifth of the frame's height): files keep the tile search.
 """
 from __future__ import annotations
 
@@ -38,9 +44,10 @@ from ..video.crop import crop_image
 from ..video.windows import window_indices
 from .tracks import LiveTrack
 
-__all__ = ["StreamOptions", "StreamFrame", "OnlineRunner", "TRAINED_FPS"]
+__all__ = ["StreamOptions", "StreamFrame", "OnlineRunner", "TRAINED_FPS", "LIVE_PEOPLE"]
 
 TRAINED_FPS = 30.0  # the released weights saw 16-frame windows of ~30 fps video (3DPW)
+LIVE_PEOPLE = PeopleConfig(smooth_sigma=0.0, tile_fraction=0.0)  # a live camera: whole-frame search only
 
 
 @dataclass(frozen=True)
