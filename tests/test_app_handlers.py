@@ -8,7 +8,7 @@ from glot.app import handlers as h
 from glot.app import results_view as rv
 from glot.app.plots import acceleration_figure, branch_difference, difference_figure, heatmap_figure, joint_acceleration
 from glot.app.session import close_session, new_session
-from glot.app.viewer import read_frame, skeleton_bones
+from glot.app.viewer import read_frame, read_frames, skeleton_bones
 from glot.assets import AssetNotFoundError
 from glot.video import iter_frames
 
@@ -102,6 +102,19 @@ def test_read_frame_seeks_to_the_right_frame():
         assert np.array_equal(read_frame(CARPHONE, t), img), i
     small = read_frame(CARPHONE, frames[57][0], max_side=88)
     assert small.shape == (72, 88, 3)
+
+
+def test_read_frames_in_one_pass_gives_each_frame():
+    """Thumbnails of several people read their frames in one decode: the same images as one read
+    each and as the decoded clip, in the order asked, duplicates and times between frames included."""
+    frames = [(f.time, f.image) for f in iter_frames(CARPHONE)]
+    picks = [90, 3, 57, 3, 119]
+    times = [frames[i][0] for i in picks] + [frames[40][0] + 0.4 / 30]  # between frames 40 and 41: 40 is shown
+    got = read_frames(CARPHONE, times)
+    want = [frames[i][1] for i in picks] + [frames[40][1]]
+    assert len(got) == len(want) and all(np.array_equal(a, b) for a, b in zip(got, want))
+    assert np.array_equal(read_frames(CARPHONE, [frames[-1][0] + 5.0])[0], frames[-1][1])  # past the end: the last
+    assert read_frames(CARPHONE, []) == []
 
 
 def test_skeleton_from_parents():

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -17,13 +17,13 @@ from ..render.colors import BRANCH_COLORS
 from .gpu import on_gpu
 from .plots import (FigureSpec, acceleration_spec, branch_difference, difference_spec, frame_mean,
                     heatmap_spec, joint_acceleration)
-from .viewer import draw_branches, read_frame, skeleton_bones
+from .viewer import draw_branches, read_frames, skeleton_bones
 
 if TYPE_CHECKING:
     from ..pipeline.bundle import ModelBundle
     from ..pipeline.regress import BranchResult
 
-__all__ = ["EVERYONE", "RunView", "load_view", "frame_view", "display_frame", "person_choices",
+__all__ = ["EVERYONE", "RunView", "load_view", "frame_view", "display_frame", "display_frames", "person_choices",
            "person_thumbnails", "summary_rows", "viewer_motion", "VIEW_MAX_SIDE", "VIEWER_CACHE_FILES"]
 
 EVERYONE = -1  # the "everyone" choice of the person selector
@@ -130,18 +130,26 @@ def person_choices(view: RunView) -> list[tuple[str, int]]:
 
 def display_frame(view: RunView, index: int, side: int = VIEW_MAX_SIDE) -> np.ndarray:
     """Frame ``index`` as shown next to the viewer (from the overlay's input panel), longer side ``side``."""
+    return display_frames(view, [index], side)[0]
+
+
+def display_frames(view: RunView, indices: Sequence[int], side: int = VIEW_MAX_SIDE) -> list[np.ndarray]:
+    """:func:`display_frame` of several frames, decoded in one pass over the overlay."""
     import cv2
 
     overlay = view.files.get("overlay")
     if overlay is not None and Path(overlay).is_file():
-        panels = read_frame(overlay, index / view.overlay_fps)
-        img = np.ascontiguousarray(panels[:, : panels.shape[1] // 3])
+        frames = read_frames(overlay, [i / view.overlay_fps for i in indices])
+        images = [np.ascontiguousarray(f[:, : f.shape[1] // 3]) for f in frames]
     else:  # a run without overlay: nothing to show but the geometry
-        img = np.full((view.image_size[1], view.image_size[0], 3), 235, np.uint8)
-    s = side / max(img.shape[:2])
-    if abs(s - 1.0) > 1e-6:
-        img = cv2.resize(img, (round(img.shape[1] * s), round(img.shape[0] * s)), interpolation=cv2.INTER_LINEAR)
-    return img
+        images = [np.full((view.image_size[1], view.image_size[0], 3), 235, np.uint8) for _ in indices]
+    out = []
+    for img in images:
+        s = side / max(img.shape[:2])
+        if abs(s - 1.0) > 1e-6:
+            img = cv2.resize(img, (round(img.shape[1] * s), round(img.shape[0] * s)), interpolation=cv2.INTER_LINEAR)
+        out.append(img)
+    return out
 
 
 def _translation(cam: np.ndarray, width: int, height: int, focal: float) -> np.ndarray:
@@ -235,10 +243,10 @@ def person_thumbnails(view: RunView) -> list[tuple[np.ndarray, str]]:
     import cv2
 
     out = []
-    for p, (label, _) in zip(range(view.num_people), person_choices(view)):
-        sides = np.where(view.valid[p], np.nan_to_num(view.boxes[p, :, 2]), -1.0)
-        i = int(np.argmax(sides))
-        img = display_frame(view, i, side=max(view.image_size))
+    best = [int(np.argmax(np.where(view.valid[p], np.nan_to_num(view.boxes[p, :, 2]), -1.0)))
+            for p in range(view.num_people)]
+    images = display_frames(view, best, side=max(view.image_size))  # one decode for every person
+    for p, (label, _), i, img in zip(range(view.num_people), person_choices(view), best, images):
         s = img.shape[1] / view.image_size[0]
         cx, cy, side = view.boxes[p, i, 0] * s, view.boxes[p, i, 1] * s, view.boxes[p, i, 2] * s * 1.1
         k = THUMB_SIDE / max(side, 1.0)
