@@ -436,4 +436,3 @@ def test_background_writer_propagates_encoder_errors(tmp_path):
             for f in _clip(40):
                 w.write(f)
     assert not w._worker.is_alive() and not (tmp_path / "mid.mp4").exists()
-
