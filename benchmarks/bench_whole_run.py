@@ -11,7 +11,8 @@ For each clip, measured in this one script (alternating, ``--rounds`` times, fas
   included), next to a plain pass in a fresh process (imports included);
 * ``--app``: the same clip through the running app's API (``gradio_client``, results not downloaded:
   a page fetches a file when it is clicked), against the run; each round times the plain pass, the
-  run and the app's run one after the other.
+  run and the app's run one after the other. Also split: the pipeline's own time inside the app (its
+  run table) and the rest (upload, queue, updates, the finished page, Gradio's output handling).
 Targets (issue #17): run <= 2x the plain pass; the app within 10 % of the CLI's run.
 Default clips: the two examples (one person; five walkers). ``--model official`` uses official-size
 random weights on a synthetic 6890-vertex body (same cost as the real files).
@@ -67,13 +68,17 @@ def _app_client(stack: contextlib.ExitStack, tmp: Path, assets: Path | None):
     return Client(url, verbose=False, download_files=False)  # a page fetches a file when it is clicked
 
 
-def _app_run(client, clip: Path, max_frames: int = 0) -> float:
-    """Seconds for one /run of ``clip`` through the app (the settings' defaults, every frame and person)."""
+def _app_run(client, clip: Path, max_frames: int = 0) -> tuple[float, float]:
+    """Seconds for one /run of ``clip`` through the app (the settings' defaults, every frame and person),
+    and the pipeline's stage seconds summed inside it (its run table; the rest is the app's and Gradio's)."""
     from gradio_client import handle_file
 
     t0 = time.perf_counter()
-    client.predict(handle_file(str(clip)), 16, 4, 0.0, "none", 0, "clamp", "auto", "", max_frames, 0, api_name="/run")
-    return time.perf_counter() - t0
+    res = client.predict(handle_file(str(clip)), 16, 4, 0.0, "none", 0, "clamp", "auto", "", max_frames, 0,
+                         api_name="/run")
+    total = time.perf_counter() - t0
+    rows = dict((r[0], r[1]) for r in res[-1]["data"])  # the run table: (name, value) rows
+    return total, float(rows.get("seconds: total", "nan"))
 
 
 def _secs(values: list[float]) -> str:
@@ -106,12 +111,13 @@ def main() -> None:
             run_video(clip, tmp / "warm", bundle, RunOptions(max_frames=8, overwrite=True))  # kernels compiled, caches warm
             if client is not None:
                 _app_run(client, clip, max_frames=8)  # the app's model loaded, its kernels warm
-            plain, run, app, res = [], [], [], None
+            plain, run, app, res, run_stages = [], [], [], None, []
             for k in range(args.rounds):
                 plain.append(plain_pass(clip))
                 t0 = time.perf_counter()
                 res = run_video(clip, tmp / "runs", bundle, RunOptions(overwrite=True))
                 run.append(time.perf_counter() - t0)
+                run_stages.append(sum(res.summary["seconds"].values()))
                 if client is not None:
                     app.append(_app_run(client, clip))
             p, r = min(plain), min(run)
@@ -132,10 +138,12 @@ def main() -> None:
                 print(f"  fresh processes: glot run {cli:.2f} s, plain pass {plain_cli:.2f} s -> {cli / plain_cli:.2f}x "
                       f"(start-up and model loading included)")
             if app:
-                a = min(app)
+                a, inside = min(app)
                 vs_cli = f", {a / cli:.2f}x the CLI's fresh-process run" if cli else ""
                 print(f"  app (gradio_client /run, model loaded): {a:.2f} s -> {a / r:.2f}x the run{vs_cli} "
-                      f"(target within 10 %)  [all rounds: app {_secs(app)}, run {_secs(run)}]")
+                      f"(target within 10 %)  [all rounds: app {_secs([t for t, _ in app])}, run {_secs(run)}]")
+                print(f"    stage seconds summed: {inside:.2f} s inside the app, {min(run_stages):.2f} s in the run here; "
+                      f"around the pipeline (upload, queue, updates, outputs) {a - inside:.2f} s")
     print(json.dumps({"load_average_end": Path("/proc/loadavg").read_text().split()[0]}))
 
 
