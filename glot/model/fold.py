@@ -183,10 +183,10 @@ def _f64_copy(module: nn.Module) -> nn.Module:
     for name, m in module.named_modules():
         if "smpl" in name.split("."):
             continue
-        for k, t in m._parameters.items():
+        for t in m._parameters.values():
             if t is not None and t.is_floating_point():
                 memo[id(t)] = nn.Parameter(_f64(t), requires_grad=False)
-        for k, t in m._buffers.items():
+        for t in m._buffers.values():
             if t is not None and t.is_floating_point():
                 memo[id(t)] = _f64(t)
     return copy.deepcopy(module, memo)
