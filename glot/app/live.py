@@ -84,10 +84,11 @@ def live_step(bundle: ModelBundle, session: LiveSession | None, frame: np.ndarra
     panel = _panel(bundle, session, emitted) if emitted else None
     c = np.asarray(session.compute_ms)
     people = len({fr.track_id for fr in emitted}) if emitted else 0
+    search = "whole frame" if session.runner.cfg.tile_fraction == 0 else "whole frame and tiles"
     status = (f"windows at {TRAINED_FPS:.0f} fps (the trained rate) from a {session.input_fps:.1f} fps stream; "
               f"look-ahead {session.runner.k} frames ({session.runner.k / TRAINED_FPS * 1000:.0f} ms); compute p50 "
               f"{np.percentile(c, 50):.0f} ms, p95 {np.percentile(c, 95):.0f} ms; frames in {session.runner.count}; "
-              f"people in the last prediction: {people} (search: whole frame)")
+              f"people in the last prediction: {people} (search: {search})")
     return session, panel, status
 
 

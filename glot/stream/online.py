@@ -30,7 +30,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -47,7 +47,8 @@ from .tracks import LiveTrack
 __all__ = ["StreamOptions", "StreamFrame", "OnlineRunner", "TRAINED_FPS", "LIVE_PEOPLE"]
 
 TRAINED_FPS = 30.0  # the released weights saw 16-frame windows of ~30 fps video (3DPW)
-LIVE_PEOPLE = PeopleConfig(smooth_sigma=0.0, tile_fraction=0.0)  # a live camera: whole-frame search only
+STREAM_PEOPLE = PeopleConfig(smooth_sigma=0.0)  # online: boxes are not smoothed with future frames
+LIVE_PEOPLE = replace(STREAM_PEOPLE, tile_fraction=0.0)  # a live camera: whole-frame search only
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class StreamOptions:
     bf16: bool | None = None
     window_fps: float | None = None
     overlap: bool = False
-    people: PeopleConfig = field(default_factory=lambda: PeopleConfig(smooth_sigma=0.0))
+    people: PeopleConfig = STREAM_PEOPLE  # frozen: shared safely
 
 
 @dataclass
